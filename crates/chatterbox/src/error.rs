@@ -1,0 +1,48 @@
+//! One error type for the synthesis crate. The server maps its variants to HTTP statuses.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong inside the synthesis crate.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The bytes are not audio we can decode (corrupt, truncated, unknown container, no audio track).
+    #[error("cannot decode audio: {0}")]
+    AudioDecode(String),
+    /// The audio decoded but is unusable (empty, zero sample rate, too short, too long, not finite).
+    #[error("invalid audio: {0}")]
+    InvalidAudio(String),
+    /// A caller-supplied argument is out of range.
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Resampling failed inside libsoxr.
+    #[error("resampling failed: {0}")]
+    Resample(String),
+    /// Text could not be tokenized (or the tokenizer file is unusable).
+    #[error("tokenizer: {0}")]
+    Tokenizer(String),
+    /// A checkpoint is missing a tensor, has a wrong shape, or cannot be read.
+    #[error("checkpoint {path}: {msg}")]
+    Checkpoint { path: PathBuf, msg: String },
+    /// A tensor operation failed.
+    #[error(transparent)]
+    Candle(#[from] candle_core::Error),
+    /// File-system error.
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(context: impl Into<String>, source: std::io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+}
+
+/// Result alias used throughout the crate.
+pub type Result<T> = std::result::Result<T, Error>;

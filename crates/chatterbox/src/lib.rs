@@ -1,0 +1,23 @@
+//! Resemble AI's Chatterbox text-to-speech model, ported to candle.
+//!
+//! The crate is free of HTTP and async runtimes: the server crate drives it from worker threads.
+//! Module trees mirror the checkpoint key prefixes (`tokenizer.`, `speaker_encoder.`, ...), so a
+//! module's `load(vb)` asks for exactly the tensors the released files hold.
+
+pub mod audio;
+pub mod campplus;
+pub mod dsp;
+mod error;
+pub mod manifest;
+pub mod parity;
+pub mod s3gen;
+pub mod s3tokenizer;
+pub mod text;
+pub mod voice_encoder;
+
+pub use error::{Error, Result};
+
+/// Output sample rate of the whole pipeline (S3Gen/HiFT).
+pub const S3GEN_SR: u32 = 24_000;
+/// Sample rate of the speech tokenizer, the voice encoder and CAMPPlus.
+pub const S3_SR: u32 = 16_000;
