@@ -12,6 +12,7 @@ pub mod manifest;
 pub mod parity;
 pub mod s3gen;
 pub mod s3tokenizer;
+pub mod t3;
 pub mod text;
 pub mod voice_encoder;
 
