@@ -1,0 +1,223 @@
+//! T3 generation behaviour on small random models: seeding, stopping, CFG on/off, limits.
+
+#![allow(clippy::unwrap_used)]
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::{VarBuilder, VarMap};
+use chatterbox::t3::{Llama3RopeScaling, LlamaConfig, SamplingParams, T3Cond, T3Config, T3};
+
+fn tiny_config() -> T3Config {
+    T3Config {
+        max_text_tokens: 30,
+        max_speech_tokens: 40,
+        perceiver_queries: 8,
+        perceiver_heads: 4,
+        llama: LlamaConfig {
+            vocab_size: 8,
+            hidden_size: 32,
+            intermediate_size: 64,
+            num_hidden_layers: 2,
+            num_attention_heads: 2,
+            head_dim: 16,
+            rms_norm_eps: 1e-5,
+            rope_theta: 500_000.0,
+            rope_scaling: Some(Llama3RopeScaling {
+                factor: 8.0,
+                low_freq_factor: 1.0,
+                high_freq_factor: 4.0,
+                original_max_position_embeddings: 8192,
+            }),
+        },
+        ..T3Config::english()
+    }
+}
+
+fn tiny_model() -> (T3, VarMap, T3Config) {
+    let cfg = tiny_config();
+    let vm = VarMap::new();
+    let t3 = T3::load(
+        &VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+        &cfg,
+    )
+    .unwrap();
+    (t3, vm, cfg)
+}
+
+fn set(vm: &VarMap, key: &str, t: &Tensor) {
+    let data = vm.data().lock().unwrap();
+    data.get(key).unwrap().set(t).unwrap();
+}
+
+fn cond(cfg: &T3Config, prompt: bool) -> T3Cond {
+    let spk: Vec<f32> = (0..cfg.speaker_embed_size)
+        .map(|i| ((i * 37) % 11) as f32 / 11.0 - 0.5)
+        .collect();
+    T3Cond {
+        speaker_emb: Tensor::from_vec(spk, (1, cfg.speaker_embed_size), &Device::Cpu).unwrap(),
+        prompt_tokens: prompt.then(|| vec![1, 2, 3, 4000, 17]),
+        exaggeration: 0.5,
+    }
+}
+
+const TEXT: [u32; 5] = [255, 20, 31, 42, 0];
+
+#[test]
+fn same_seed_same_tokens() {
+    let (t3, _vm, cfg) = tiny_model();
+    let c = cond(&cfg, true);
+    let p = SamplingParams {
+        max_new_tokens: 12,
+        temperature: 1.5,
+        min_p: 0.0,
+        seed: 7,
+        ..Default::default()
+    };
+    let a = t3
+        .generate(&c, &TEXT, &p)
+        .unwrap()
+        .collect_tokens()
+        .unwrap();
+    let b = t3
+        .generate(&c, &TEXT, &p)
+        .unwrap()
+        .collect_tokens()
+        .unwrap();
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 12);
+    let other = SamplingParams { seed: 8, ..p };
+    let d = t3
+        .generate(&c, &TEXT, &other)
+        .unwrap()
+        .collect_tokens()
+        .unwrap();
+    assert_ne!(a, d, "a different seed should change a near-uniform sample");
+}
+
+#[test]
+fn stops_on_eos_and_includes_it() {
+    let (t3, vm, cfg) = tiny_model();
+    let h = cfg.hidden_size();
+    // Residual stream = input embeddings; every speech embedding is the same vector; only the
+    // EOS row of the head sees it.
+    for l in 0..cfg.llama.num_hidden_layers {
+        for k in ["self_attn.o_proj.weight", "mlp.down_proj.weight"] {
+            let key = format!("tfmr.layers.{l}.{k}");
+            let z = Tensor::zeros(
+                if k.starts_with("mlp") {
+                    (h, cfg.llama.intermediate_size)
+                } else {
+                    (h, h)
+                },
+                DType::F32,
+                &Device::Cpu,
+            )
+            .unwrap();
+            set(&vm, &key, &z);
+        }
+    }
+    let v = cfg.speech_tokens_dict_size;
+    set(
+        &vm,
+        "speech_emb.weight",
+        &Tensor::ones((v, h), DType::F32, &Device::Cpu).unwrap(),
+    );
+    let pos = Tensor::zeros((cfg.speech_pos_len(), h), DType::F32, &Device::Cpu).unwrap();
+    set(&vm, "speech_pos_emb.emb.weight", &pos);
+    let mut head = vec![0f32; v * h];
+    head[6562 * h..6563 * h].fill(1.0);
+    set(
+        &vm,
+        "speech_head.weight",
+        &Tensor::from_vec(head, (v, h), &Device::Cpu).unwrap(),
+    );
+    for temperature in [0.0, 0.8] {
+        let p = SamplingParams {
+            temperature,
+            max_new_tokens: 10,
+            ..Default::default()
+        };
+        let toks = t3
+            .generate(&cond(&cfg, false), &TEXT, &p)
+            .unwrap()
+            .collect_tokens()
+            .unwrap();
+        assert_eq!(toks, vec![6562]);
+    }
+    // Without the EOS row the stream runs to max_new_tokens (greedy: the first max, token 0).
+    let zero = Tensor::zeros((v, h), DType::F32, &Device::Cpu).unwrap();
+    set(&vm, "speech_head.weight", &zero);
+    let p = SamplingParams {
+        temperature: 0.0,
+        max_new_tokens: 6,
+        ..Default::default()
+    };
+    let toks = t3
+        .generate(&cond(&cfg, false), &TEXT, &p)
+        .unwrap()
+        .collect_tokens()
+        .unwrap();
+    assert_eq!(toks.len(), 6);
+}
+
+#[test]
+fn cfg_off_decodes_the_conditional_row() {
+    // With cfg_weight 0 generation runs batch 1; greedy tokens equal those from the conditional
+    // logits of the teacher-forced CFG pass.
+    let (t3, _vm, cfg) = tiny_model();
+    let c = cond(&cfg, true);
+    let p = SamplingParams {
+        temperature: 0.0,
+        repetition_penalty: 1.0,
+        cfg_weight: 0.0,
+        max_new_tokens: 5,
+        ..Default::default()
+    };
+    let toks = t3
+        .generate(&c, &TEXT, &p)
+        .unwrap()
+        .collect_tokens()
+        .unwrap();
+    let ce = t3.prepare_conditioning(&c).unwrap();
+    let prefix = t3.prefix_embeds(&ce, &TEXT, true).unwrap();
+    let logits = t3.teacher_forced_logits(&prefix, &toks[..4]).unwrap();
+    let rows: Vec<Vec<f32>> = logits.get(0).unwrap().to_vec2().unwrap();
+    let greedy: Vec<u32> = rows
+        .iter()
+        .map(|r| chatterbox::t3::sampling::argmax(r) as u32)
+        .collect();
+    assert_eq!(greedy, toks);
+    assert_eq!(
+        ce.dims(),
+        &[1, 1 + cfg.perceiver_queries + 1, cfg.hidden_size()]
+    );
+    assert_eq!(
+        t3.prepare_conditioning(&cond(&cfg, false)).unwrap().dims()[1],
+        2
+    );
+}
+
+#[test]
+fn limits_are_errors_not_panics() {
+    let (t3, _vm, cfg) = tiny_model();
+    let c = cond(&cfg, false);
+    let long: Vec<u32> = vec![1; cfg.text_pos_len() + 1];
+    assert!(t3.generate(&c, &long, &SamplingParams::default()).is_err());
+    assert!(t3
+        .generate(&c, &[255, 9999, 0], &SamplingParams::default())
+        .is_err());
+    // Speech positions run out after max_speech_tokens + 3 fed tokens.
+    let p = SamplingParams {
+        temperature: 0.0,
+        repetition_penalty: 1.0,
+        max_new_tokens: 100,
+        ..Default::default()
+    };
+    let res: Vec<_> = t3.generate(&c, &[255, 5, 0], &p).unwrap().collect();
+    if !res.iter().any(|r| matches!(r, Ok(6562))) {
+        // Token i is fed at speech position i + 1: the table allows speech_pos_len tokens.
+        let oks = res.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(oks, cfg.speech_pos_len());
+        assert!(res.last().unwrap().is_err());
+        assert_eq!(res.len(), oks + 1);
+    }
+}
