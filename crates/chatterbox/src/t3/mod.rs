@@ -15,12 +15,12 @@ pub mod sampling;
 use std::path::Path;
 
 use candle_core::{DType, Device, IndexOp, Module, Tensor};
-use candle_nn::{embedding, linear_no_bias, Embedding, Linear, VarBuilder};
+use candle_nn::{embedding, Embedding, VarBuilder};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
 pub use cond_enc::{CondEnc, Perceiver};
 pub use config::{Llama3RopeScaling, LlamaConfig, T3Config};
-pub use llama::{rope_inv_freq, Llama, LlamaCache};
+pub use llama::{linear_no_bias, rope_inv_freq, Linear, Llama, LlamaCache};
 pub use sampling::SamplingParams;
 
 use crate::{Error, Result};
