@@ -221,3 +221,37 @@ fn limits_are_errors_not_panics() {
         assert_eq!(res.len(), oks + 1);
     }
 }
+
+#[test]
+fn load_t3_maps_a_bf16_file_to_f32() {
+    let (_t3, vm, cfg) = tiny_model();
+    let bf16: std::collections::HashMap<String, Tensor> = vm
+        .data()
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_tensor().to_dtype(DType::BF16).unwrap()))
+        .collect();
+    let dir = std::env::temp_dir().join(format!("t3_bf16_{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("t3_tiny.safetensors");
+    candle_core::safetensors::save(&bf16, &path).unwrap();
+    let mapped = chatterbox::t3::load_t3(&path, &cfg, &Device::Cpu).unwrap();
+    let in_mem = T3::load(
+        &VarBuilder::from_tensors(bf16, DType::F32, &Device::Cpu),
+        &cfg,
+    )
+    .unwrap();
+    let c = cond(&cfg, true);
+    let logits = |m: &T3| {
+        let ce = m.prepare_conditioning(&c).unwrap();
+        let prefix = m.prefix_embeds(&ce, &TEXT, true).unwrap();
+        m.teacher_forced_logits(&prefix, &[5, 6, 7]).unwrap()
+    };
+    let (a, b) = (logits(&mapped), logits(&in_mem));
+    assert_eq!(a.dtype(), DType::F32);
+    let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+    assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(chatterbox::t3::load_t3(dir.join("missing.safetensors"), &cfg, &Device::Cpu).is_err());
+}
