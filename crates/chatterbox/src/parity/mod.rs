@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
+mod cond;
 mod frontend;
 
 /// Relative tolerance for float32 module outputs.
@@ -155,6 +156,7 @@ pub type Check = fn(&Path) -> Result<Vec<Report>>;
 pub fn checks() -> Vec<(&'static str, Check)> {
     let mut all: Vec<(&'static str, Check)> = Vec::new();
     all.extend_from_slice(frontend::CHECKS);
+    all.extend_from_slice(cond::CHECKS);
     all
 }
 
