@@ -115,27 +115,48 @@ impl Conv2dBn {
         })
     }
 
-    /// `(1, C, H, W)` → `(1, C', ceil(H/stride_h), W)`.
+    /// `(1, C, H, W)` → `(1, C', ceil(H/stride_h), W)` (padding `k/2` on both axes, stride
+    /// `(stride_h, 1)`), as im2col + one matmul: candle's direct conv2d is several times slower
+    /// here and has no per-axis stride.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = if self.stride_h > 1 && self.pad == 0 {
-            every_nth_row(x, self.stride_h)?
-        } else {
-            x.clone()
-        };
-        let mut y = x.conv2d(&self.w, self.pad, 1, 1, 1)?;
-        if self.stride_h > 1 && self.pad > 0 {
-            // Stride (s, 1) = the stride-1 output at rows 0, s, 2s, ...
-            y = every_nth_row(&y, self.stride_h)?;
+        let (b, cin, h, w) = x.dims4()?;
+        let (cout, _, k, _) = self.w.dims4()?;
+        if b != 1 {
+            return Err(Error::InvalidArgument(format!(
+                "CAMPPlus runs one clip at a time, got batch {b}"
+            )));
         }
+        let (p, s) = (self.pad, self.stride_h);
+        let h_out = (h + 2 * p - k) / s + 1;
+        let src = x.flatten_all()?.to_vec1::<f32>()?;
+        let n = h_out * w;
+        let mut cols = vec![0f32; cin * k * k * n];
+        for ci in 0..cin {
+            for kh in 0..k {
+                for kw in 0..k {
+                    let row = &mut cols[((ci * k + kh) * k + kw) * n..][..n];
+                    // Column offset of this tap: dst[ow] = line[ow + kw - p] where in range.
+                    let (lo, hi) = (p.saturating_sub(kw), (w + p).saturating_sub(kw).min(w));
+                    for oh in 0..h_out {
+                        let ih = oh * s + kh;
+                        if ih < p || ih - p >= h || lo >= hi {
+                            continue;
+                        }
+                        let line = &src[(ci * h + ih - p) * w..][..w];
+                        let a = lo + kw - p;
+                        row[oh * w + lo..oh * w + hi].copy_from_slice(&line[a..a + (hi - lo)]);
+                    }
+                }
+            }
+        }
+        let cols = Tensor::from_vec(cols, (cin * k * k, n), x.device())?;
+        let y = self
+            .w
+            .reshape((cout, cin * k * k))?
+            .matmul(&cols)?
+            .reshape((1, cout, h_out, w))?;
         Ok(y.broadcast_add(&self.b)?)
     }
-}
-
-fn every_nth_row(x: &Tensor, s: usize) -> Result<Tensor> {
-    let h = x.dim(2)?;
-    let idx: Vec<u32> = (0..h).step_by(s).map(|i| i as u32).collect();
-    let n = idx.len();
-    Ok(x.index_select(&Tensor::from_vec(idx, n, x.device())?, 2)?)
 }
 
 struct ResBlock {
