@@ -79,12 +79,26 @@ impl Affine {
         Ok((w, Tensor::from_slice(&self.shift, out, &dev)?))
     }
 
-    /// Apply to `(C, T)`.
-    fn apply(&self, x: &Tensor) -> Result<Tensor> {
-        let c = self.scale.len();
-        let s = Tensor::from_slice(&self.scale, (c, 1), x.device())?;
-        let b = Tensor::from_slice(&self.shift, (c, 1), x.device())?;
-        Ok(x.broadcast_mul(&s)?.broadcast_add(&b)?)
+    /// `relu(x · scale + shift)` on `(C, T)`, in one pass on the host (candle's broadcast
+    /// multiply/add over the channel axis is the slowest part of the dense blocks otherwise).
+    fn apply_relu(&self, x: &Tensor) -> Result<Tensor> {
+        let (c, t) = x.dims2()?;
+        if c != self.scale.len() {
+            return Err(Error::InvalidArgument(format!(
+                "BatchNorm over {} channels applied to {c}",
+                self.scale.len()
+            )));
+        }
+        let mut v = x.flatten_all()?.to_vec1::<f32>()?;
+        for (row, (&s, &b)) in v
+            .chunks_mut(t.max(1))
+            .zip(self.scale.iter().zip(&self.shift))
+        {
+            for e in row {
+                *e = (*e * s + b).max(0.0);
+            }
+        }
+        Ok(Tensor::from_vec(v, (c, t), x.device())?)
     }
 }
 
@@ -294,7 +308,7 @@ impl CamDenseLayer {
 
     /// `(C, T)` → `(growth, T)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let h = self.linear1.forward(&self.bn1.apply(x)?.relu()?)?.relu()?;
+        let h = self.linear1.forward(&self.bn1.apply_relu(x)?)?.relu()?;
         let y = h
             .unsqueeze(0)?
             .conv1d(&self.local, self.dilation, 1, self.dilation, 1)?
@@ -424,9 +438,9 @@ impl CampPlus {
                 let y = l.forward(&x)?;
                 x = Tensor::cat(&[&x, &y], 0)?;
             }
-            x = transit.linear.forward(&transit.bn.apply(&x)?.relu()?)?;
+            x = transit.linear.forward(&transit.bn.apply_relu(&x)?)?;
         }
-        let x = self.out_bn.apply(&x)?.relu()?;
+        let x = self.out_bn.apply_relu(&x)?;
         let t = x.dim(1)?;
         if t < 2 {
             return Err(Error::InvalidAudio(format!(
