@@ -249,9 +249,10 @@ def cond(rng, out, seed):
 
     # --- conds.pt from the reference's own Conditionals.save: random tensors of the released
     # shapes, the odd-length ref dict so `prompt_token` is a slice and `prompt_feat` a transposed
-    # view, exactly as embed_ref leaves them.
+    # view, exactly as embed_ref leaves them; `speaker_emb` is a view at a non-zero storage offset
+    # (44 elements) so the reader's offset handling is tested too.
     t3c = type(t3)(
-        speaker_emb=torch.randn(1, 256, generator=gen),
+        speaker_emb=torch.randn(1, 300, generator=gen)[:, 44:],
         cond_prompt_speech_tokens=torch.randint(0, 6561, (1, 150), generator=gen),
         emotion_adv=0.5 * torch.ones(1, 1, 1),
     )
@@ -269,6 +270,7 @@ def cond(rng, out, seed):
     patch_serialization_id(pt, seed)
     back = Conditionals.load(pt)
     assert back.gen["prompt_feat"].stride() == (80 * 365, 1, 365)
+    assert back.t3.speaker_emb.storage_offset() == 44
     save(
         out / "cond_conds_pt.safetensors",
         {
