@@ -6,6 +6,7 @@
 
 pub mod audio;
 pub mod campplus;
+pub mod conditioning;
 pub mod dsp;
 mod error;
 pub mod manifest;

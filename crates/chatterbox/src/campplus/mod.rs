@@ -1,7 +1,9 @@
 //! CAMPPlus x-vector speaker encoder (S3Gen's `speaker_encoder.`).
 //!
-//! This module holds its Kaldi-style fbank front end.
+//! Kaldi-style fbank front end with utterance CMN, then the CAM++ network → `(1, 192)`.
 
 mod fbank;
+mod model;
 
 pub use fbank::{extract_feature, kaldi_fbank, N_MELS};
+pub use model::{CampPlus, CampPlusConfig};

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::{Error, Result};
 
+mod cond;
 mod frontend;
 mod t3;
 
@@ -156,6 +157,7 @@ pub type Check = fn(&Path) -> Result<Vec<Report>>;
 pub fn checks() -> Vec<(&'static str, Check)> {
     let mut all: Vec<(&'static str, Check)> = Vec::new();
     all.extend_from_slice(frontend::CHECKS);
+    all.extend_from_slice(cond::CHECKS);
     all.extend_from_slice(t3::CHECKS);
     all
 }
