@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::{Error, Result};
 
 mod frontend;
+mod s3gen;
 
 /// Relative tolerance for float32 module outputs.
 pub const TOL_F32: f32 = 1e-4;
@@ -155,6 +156,7 @@ pub type Check = fn(&Path) -> Result<Vec<Report>>;
 pub fn checks() -> Vec<(&'static str, Check)> {
     let mut all: Vec<(&'static str, Check)> = Vec::new();
     all.extend_from_slice(frontend::CHECKS);
+    all.extend_from_slice(s3gen::CHECKS);
     all
 }
 
