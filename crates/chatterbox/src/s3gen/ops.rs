@@ -252,19 +252,17 @@ impl ConvTranspose1d {
     }
 }
 
-/// Apply `f` to every element (f32).
-pub(crate) fn map(x: &Tensor, f: impl Fn(f32) -> f32) -> Result<Tensor> {
-    let shape = x.shape().clone();
-    let v: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    let out: Vec<f32> = v.into_iter().map(f).collect();
-    Ok(Tensor::from_vec(out, shape, x.device())?)
-}
-
-/// PyTorch's softplus (threshold 20) then `x·tanh(softplus(x))`.
+/// `x·tanh(softplus(x))`, written as `x·n(n+2)/(n(n+2)+2)` with `n = eˣ` (one exponential).
 pub(crate) fn mish(x: &Tensor) -> Result<Tensor> {
-    map(x, |v| {
-        let sp = if v > 20.0 { v } else { v.exp().ln_1p() };
-        v * sp.tanh()
+    par_map(x, |v| {
+        let n = exp_approx(v.min(20.0));
+        let m = n * (n + 2.0);
+        let y = v * m / (m + 2.0);
+        if v > 20.0 {
+            v
+        } else {
+            y
+        }
     })
 }
 
@@ -273,11 +271,11 @@ pub(crate) fn silu(x: &Tensor) -> Result<Tensor> {
 }
 
 pub(crate) fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
-    map(x, |v| if v > 0.0 { v } else { v * slope })
+    par_map(x, |v| if v > 0.0 { v } else { v * slope })
 }
 
 pub(crate) fn elu(x: &Tensor) -> Result<Tensor> {
-    map(x, |v| if v > 0.0 { v } else { v.exp_m1() })
+    par_map(x, |v| if v > 0.0 { v } else { v.exp_m1() })
 }
 
 /// Snake on `(B, C, T)`: `x + 1/(α + 1e-9) · sin(α x)²`, α per channel.
@@ -301,17 +299,129 @@ pub(crate) fn snake(x: &Tensor, alpha: &[f32]) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, (b, c, t), x.device())?)
 }
 
-/// Exact (erf) GELU.
+/// Exact (erf) GELU, `x/2 · (1 + erf(x/√2))`, with erf to 1.5e-7 (Abramowitz–Stegun 7.1.26,
+/// the approximation PyTorch's vectorised CPU kernel uses too).
 pub(crate) fn gelu(x: &Tensor) -> Result<Tensor> {
-    Ok(x.gelu_erf()?)
+    par_map(x, |v| {
+        let z = v * std::f32::consts::FRAC_1_SQRT_2;
+        let a = z.abs();
+        let t = 1.0 / (1.0 + 0.327_591_1 * a);
+        let p = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
+            + 0.254_829_6)
+            * t;
+        let e = 1.0 - p * exp_approx(-a * a);
+        let erf = if z < 0.0 { -e } else { e };
+        0.5 * v * (1.0 + erf)
+    })
 }
 
-/// `softmax` over the last axis.
+/// `softmax` over the last axis, rows in parallel, with a vectorisable exponential.
 pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
-    Ok(candle_nn::ops::softmax_last_dim(x)?)
+    use rayon::prelude::*;
+    let dims = x.dims().to_vec();
+    let n = dims[dims.len() - 1].max(1);
+    let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    v.par_chunks_mut(n).for_each(|row| {
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &e| m.max(e));
+        let mut sum = 0f32;
+        for e in row.iter_mut() {
+            *e = exp_approx(*e - max);
+            sum += *e;
+        }
+        let inv = 1.0 / sum;
+        for e in row.iter_mut() {
+            *e *= inv;
+        }
+    });
+    Ok(Tensor::from_vec(v, dims, x.device())?)
+}
+
+/// `eˣ` in f32 to about 1 ulp (Cephes `expf` polynomial), branch-free so it vectorises. Inputs
+/// are clamped to the finite range.
+#[inline(always)]
+pub(crate) fn exp_approx(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let k = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = k - MAGIC;
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 5.000_000_1e-1;
+    let y = p * r * r + r + 1.0;
+    let bits = (k.to_bits() as i32 - MAGIC.to_bits() as i32 + 127) << 23;
+    y * f32::from_bits(bits as u32)
+}
+
+/// Element-wise map over a tensor in parallel chunks.
+pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let shape = x.shape().clone();
+    let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    v.par_chunks_mut(1 << 14).for_each(|c| {
+        for e in c.iter_mut() {
+            *e = f(*e);
+        }
+    });
+    Ok(Tensor::from_vec(v, shape, x.device())?)
 }
 
 /// `(B, C, T) ↔ (B, T, C)`, contiguous.
 pub(crate) fn swap_ct(x: &Tensor) -> Result<Tensor> {
     Ok(x.transpose(1, 2)?.contiguous()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn grid() -> Vec<f32> {
+        (-4000..4000).map(|i| i as f32 * 0.01).collect()
+    }
+
+    #[test]
+    fn fast_exp_is_within_a_few_ulp() {
+        for x in grid().into_iter().chain([-86.0, -50.0, 50.0, 87.5]) {
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_approx(x));
+            assert!(
+                ((got - want) / want).abs() < 3e-7,
+                "exp({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_and_mish_match_their_definitions() -> Result<()> {
+        let xs = grid();
+        let t = Tensor::from_vec(xs.clone(), xs.len(), &Device::Cpu)?;
+        let g: Vec<f32> = gelu(&t)?.to_vec1()?;
+        let m: Vec<f32> = mish(&t)?.to_vec1()?;
+        let exact: Vec<f32> = t.gelu_erf()?.to_vec1()?;
+        for (i, &x) in xs.iter().enumerate() {
+            assert!(
+                (g[i] - exact[i]).abs() < 1e-6,
+                "gelu({x}) {} vs {}",
+                g[i],
+                exact[i]
+            );
+            let xd = f64::from(x);
+            let want = xd * xd.exp().ln_1p().tanh();
+            assert!(
+                (f64::from(m[i]) - want).abs() < 2e-6 * (1.0 + want.abs()),
+                "mish({x})"
+            );
+        }
+        let s: Vec<f32> = softmax(&Tensor::new(&[[1f32, 2.0, 3.0]], &Device::Cpu)?)?
+            .flatten_all()?
+            .to_vec1()?;
+        let e: Vec<f64> = [1f64, 2.0, 3.0].iter().map(|v| v.exp()).collect();
+        let sum: f64 = e.iter().sum();
+        for (a, b) in s.iter().zip(&e) {
+            assert!((f64::from(*a) - b / sum).abs() < 1e-7);
+        }
+        Ok(())
+    }
 }
