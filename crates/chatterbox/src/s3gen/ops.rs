@@ -320,20 +320,55 @@ pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
     use rayon::prelude::*;
     let dims = x.dims().to_vec();
     let n = dims[dims.len() - 1].max(1);
-    let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    v.par_chunks_mut(n).for_each(|row| {
-        let max = row.iter().fold(f32::NEG_INFINITY, |m, &e| m.max(e));
-        let mut sum = 0f32;
-        for e in row.iter_mut() {
-            *e = exp_approx(*e - max);
-            sum += *e;
-        }
-        let inv = 1.0 / sum;
-        for e in row.iter_mut() {
-            *e *= inv;
-        }
-    });
-    Ok(Tensor::from_vec(v, dims, x.device())?)
+    let mut out = vec![0f32; x.elem_count()];
+    with_slice(x, |src| {
+        out.par_chunks_mut(n)
+            .zip(src.par_chunks(n))
+            .for_each(|(row, s)| {
+                let mut m = [f32::NEG_INFINITY; 8];
+                let mut chunks = s.chunks_exact(8);
+                for c in &mut chunks {
+                    for l in 0..8 {
+                        m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+                    }
+                }
+                let mut max = m.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+                for &e in chunks.remainder() {
+                    max = max.max(e);
+                }
+                for (o, &e) in row.iter_mut().zip(s) {
+                    *o = exp_approx(e - max);
+                }
+                let mut acc = [0f32; 8];
+                let mut chunks = row.chunks_exact(8);
+                for c in &mut chunks {
+                    for l in 0..8 {
+                        acc[l] += c[l];
+                    }
+                }
+                let sum = acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+                let inv = 1.0 / sum;
+                for o in row.iter_mut() {
+                    *o *= inv;
+                }
+            })
+    })?;
+    Ok(Tensor::from_vec(out, dims, x.device())?)
+}
+
+/// Run `f` on the tensor's contiguous f32 data without copying it.
+fn with_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| Error::InvalidArgument("tensor is not contiguous".into()))?;
+    match &*storage {
+        candle_core::Storage::Cpu(cpu) => Ok(f(&cpu.as_slice::<f32>()?[start..end])),
+        _ => Err(Error::InvalidArgument(
+            "element-wise kernels run on CPU tensors only".into(),
+        )),
+    }
 }
 
 /// `eˣ` in f32 to about 1 ulp (Cephes `expf` polynomial), branch-free so it vectorises. Inputs
@@ -357,14 +392,17 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
 /// Element-wise map over a tensor in parallel chunks.
 pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
     use rayon::prelude::*;
-    let shape = x.shape().clone();
-    let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
-    v.par_chunks_mut(1 << 14).for_each(|c| {
-        for e in c.iter_mut() {
-            *e = f(*e);
-        }
-    });
-    Ok(Tensor::from_vec(v, shape, x.device())?)
+    let mut out = vec![0f32; x.elem_count()];
+    with_slice(x, |src| {
+        out.par_chunks_mut(1 << 14)
+            .zip(src.par_chunks(1 << 14))
+            .for_each(|(o, s)| {
+                for (o, &e) in o.iter_mut().zip(s) {
+                    *o = f(e);
+                }
+            })
+    })?;
+    Ok(Tensor::from_vec(out, x.shape().clone(), x.device())?)
 }
 
 /// `(B, C, T) ↔ (B, T, C)`, contiguous.
