@@ -41,7 +41,8 @@ impl Default for FlowConfig {
 /// The cosine time grid `1 − cos(π/2 · linspace(0, 1, n+1))`, in f32 as torch computes it.
 pub fn cosine_t_span(n: usize) -> Vec<f32> {
     let step = 1f32 / n as f32;
-    let half = (n + 1) / 2;
+    let steps = n + 1;
+    let half = steps / 2;
     (0..=n)
         .map(|i| {
             // torch.linspace fills the first half from the start and the rest from the end.
