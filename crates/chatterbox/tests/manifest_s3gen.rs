@@ -56,3 +56,29 @@ fn weight_norm_accepts_the_legacy_spelling_and_fails_loudly_when_absent() -> cha
     assert!(Hift::load(&vb, &cfg).is_err());
     Ok(())
 }
+
+#[test]
+fn degenerate_inputs_are_errors_not_panics() -> chatterbox::Result<()> {
+    use candle_core::{DType, Device, Tensor};
+    use chatterbox::s3gen::GaussianRng;
+    // Zero weights are enough to exercise the shape checks.
+    let cfg = S3GenConfig::default();
+    let model = S3Gen::load(&Recorder::new().var_builder(), &cfg)?;
+    let emb = Tensor::zeros((1, 192), DType::F32, &Device::Cpu)?;
+    let feat = |n: usize| Tensor::zeros((1, n, 80), DType::F32, &Device::Cpu);
+    let mut rng = GaussianRng::new(0);
+    // No tokens at all, prompt longer than the tokens, token outside the vocabulary, no new frames.
+    assert!(model
+        .inference(&[], &[], &feat(0)?, &emb, &mut rng)
+        .is_err());
+    assert!(model
+        .inference(&[1], &[], &feat(4)?, &emb, &mut rng)
+        .is_err());
+    assert!(model
+        .inference(&[7000], &[1], &feat(2)?, &emb, &mut rng)
+        .is_err());
+    assert!(model
+        .inference(&[], &[1, 2], &feat(4)?, &emb, &mut rng)
+        .is_err());
+    Ok(())
+}

@@ -297,6 +297,9 @@ impl Hift {
     /// The harmonic-plus-noise source `(1, 1, 480·T)` from f0 `(1, T)` and the injected draws.
     pub fn source(&self, f0: &Tensor, rnd: &SourceNoise) -> Result<Tensor> {
         let f0: Vec<f32> = f0.flatten_all()?.to_vec1()?;
+        if f0.is_empty() {
+            return Err(Error::InvalidArgument("hift: no mel frames".into()));
+        }
         let up = self.cfg.samples_per_frame();
         let len = f0.len() * up;
         let nh = self.cfg.nb_harmonics + 1;
