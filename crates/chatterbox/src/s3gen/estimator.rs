@@ -8,7 +8,10 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::ops::{gelu, mish, silu, softmax, swap_ct, ConvBtc, LayerNorm, Linear};
+use super::ops::{gelu, mish, silu, softmax_, swap_ct, ConvBtc, LayerNorm, Linear};
+
+/// Query rows per attention chunk.
+const ATTN_CHUNK: usize = 128;
 use crate::{Error, Result};
 
 /// Sizes of the estimator (released: in 320, out 80, channels 256, 8 heads × 64, 4 blocks per
@@ -133,8 +136,21 @@ impl TBlock {
         let q = (qkv.get(0)?.contiguous()? * (1.0 / (d as f64).sqrt()))?;
         let k = qkv.get(1)?.contiguous()?;
         let v = qkv.get(2)?.contiguous()?;
-        let attn = softmax(&q.matmul(&k.t()?)?)?;
-        let y = attn.matmul(&v)?.transpose(1, 2)?.reshape((b, t, h * d))?;
+        // Queries in chunks, so each chunk's scores (B·H × chunk × T) stay in cache.
+        let kt = k.t()?;
+        let mut outs = Vec::with_capacity(t.div_ceil(ATTN_CHUNK));
+        for start in (0..t).step_by(ATTN_CHUNK) {
+            let len = ATTN_CHUNK.min(t - start);
+            let qc = q.narrow(2, start, len)?;
+            let attn = softmax_(qc.matmul(&kt)?)?;
+            outs.push(attn.matmul(&v)?);
+        }
+        let y = if outs.len() == 1 {
+            outs.remove(0)
+        } else {
+            Tensor::cat(&outs, 2)?
+        };
+        let y = y.transpose(1, 2)?.reshape((b, t, h * d))?;
         let x = (x + self.to_out.forward(&y)?)?;
         let f = self
             .ff2

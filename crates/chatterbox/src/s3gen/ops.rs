@@ -315,45 +315,73 @@ pub(crate) fn gelu(x: &Tensor) -> Result<Tensor> {
     })
 }
 
-/// `softmax` over the last axis, rows in parallel, with a vectorisable exponential.
+/// `softmax` over the last axis, rows in parallel, with a vectorisable exponential, computed in
+/// place: pass a tensor nothing else refers to (a fresh matmul output).
+pub(crate) fn softmax_(x: Tensor) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let n = x.dims().last().copied().unwrap_or(1).max(1);
+    x.inplace_op1(&RowSoftmax(n))?;
+    Ok(x)
+}
+
+/// `softmax` over the last axis (copying).
 pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
-    use rayon::prelude::*;
-    let dims = x.dims().to_vec();
-    let n = dims[dims.len() - 1].max(1);
-    let mut out = vec![0f32; x.elem_count()];
-    with_slice(x, |src| {
-        out.par_chunks_mut(n)
-            .zip(src.par_chunks(n))
-            .for_each(|(row, s)| {
-                let mut m = [f32::NEG_INFINITY; 8];
-                let mut chunks = s.chunks_exact(8);
-                for c in &mut chunks {
-                    for l in 0..8 {
-                        m[l] = if c[l] > m[l] { c[l] } else { m[l] };
-                    }
-                }
-                let mut max = m.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
-                for &e in chunks.remainder() {
-                    max = max.max(e);
-                }
-                for (o, &e) in row.iter_mut().zip(s) {
-                    *o = exp_approx(e - max);
-                }
-                let mut acc = [0f32; 8];
-                let mut chunks = row.chunks_exact(8);
-                for c in &mut chunks {
-                    for l in 0..8 {
-                        acc[l] += c[l];
-                    }
-                }
-                let sum = acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
-                let inv = 1.0 / sum;
-                for o in row.iter_mut() {
-                    *o *= inv;
-                }
-            })
-    })?;
-    Ok(Tensor::from_vec(out, dims, x.device())?)
+    softmax_(x.copy()?)
+}
+
+struct RowSoftmax(usize);
+
+impl candle_core::InplaceOp1 for RowSoftmax {
+    fn name(&self) -> &'static str {
+        "row-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("row-softmax: input is not contiguous")
+        };
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("row-softmax: f32 only")
+        };
+        data[start..end]
+            .par_chunks_mut(self.0)
+            .for_each(softmax_row);
+        Ok(())
+    }
+}
+
+fn softmax_row(row: &mut [f32]) {
+    let mut m = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+        }
+    }
+    let mut max = m.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    for &e in chunks.remainder() {
+        max = max.max(e);
+    }
+    for o in row.iter_mut() {
+        *o = exp_approx(*o - max);
+    }
+    let mut acc = [0f32; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    let sum = acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+    let inv = 1.0 / sum;
+    for o in row.iter_mut() {
+        *o *= inv;
+    }
 }
 
 /// Run `f` on the tensor's contiguous f32 data without copying it.
