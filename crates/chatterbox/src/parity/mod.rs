@@ -14,6 +14,7 @@ use crate::{Error, Result};
 
 mod cond;
 mod frontend;
+mod s3gen;
 mod t3;
 
 /// Relative tolerance for float32 module outputs.
@@ -159,6 +160,7 @@ pub fn checks() -> Vec<(&'static str, Check)> {
     all.extend_from_slice(frontend::CHECKS);
     all.extend_from_slice(cond::CHECKS);
     all.extend_from_slice(t3::CHECKS);
+    all.extend_from_slice(s3gen::CHECKS);
     all
 }
 

@@ -1,0 +1,110 @@
+//! S3Gen speed at the released size with random weights: 100 new speech tokens after a 233-token
+//! prompt (466 prompt mel frames; 666 frames through the CFM, as in the reference measurement).
+//!
+//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT]`
+//! Prints the time of the conformer encoder, the CFM (10 estimator calls on CFG batch 2), HiFT,
+//! and the whole `S3Gen::inference_traced`.
+
+use candle_core::{DType, Device, Tensor};
+use chatterbox::manifest::Recorder;
+use chatterbox::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
+use std::collections::HashMap;
+use std::time::Instant;
+
+fn random_weights(cfg: &S3GenConfig, rng: &mut GaussianRng) -> anyhow::Result<S3Gen> {
+    let rec = Recorder::new();
+    S3Gen::load(&rec.var_builder(), cfg)?;
+    let mut tensors = HashMap::new();
+    for (key, shape) in rec.requested() {
+        let n: usize = shape.iter().product();
+        let leaf = key.rsplit('.').next().unwrap_or("");
+        let data: Vec<f32> =
+            if shape.len() >= 2 && !key.ends_with("original0") && leaf != "weight_g" {
+                let fan_in: usize = shape[1..].iter().product();
+                let a = (3.0 / fan_in.max(1) as f32).sqrt();
+                (0..n).map(|_| rng.uniform(-a, a)).collect()
+            } else if leaf == "bias" || key.contains("pos_bias") {
+                (0..n).map(|_| rng.uniform(-0.05, 0.05)).collect()
+            } else {
+                // LayerNorm weights, Snake alphas, weight-norm gains.
+                (0..n).map(|_| rng.uniform(0.8, 1.2)).collect()
+            };
+        tensors.insert(key, Tensor::from_vec(data, shape, &Device::Cpu)?);
+    }
+    let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+    Ok(S3Gen::load(&vb, cfg)?)
+}
+
+fn main() -> anyhow::Result<()> {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let n_new = args.first().copied().unwrap_or(100);
+    let n_prompt = args.get(1).copied().unwrap_or(233);
+    let cfg = S3GenConfig::default();
+    let mut rng = GaussianRng::new(0);
+    let t0 = Instant::now();
+    let model = random_weights(&cfg, &mut rng)?;
+    println!("load (random weights): {:.2} s", t0.elapsed().as_secs_f64());
+
+    let vocab = cfg.flow.vocab as u32;
+    let mut tok = |n: usize| -> Vec<u32> {
+        (0..n)
+            .map(|_| (rng.uniform(0.0, 1.0) * vocab as f32) as u32 % vocab)
+            .collect()
+    };
+    let tokens = tok(n_new);
+    let prompt = tok(n_prompt);
+    let tm = 2 * n_prompt;
+    let total = 2 * (n_new + n_prompt);
+    let prompt_feat = Tensor::from_vec(
+        (0..tm * 80)
+            .map(|_| rng.normal() * 2.0 - 5.0)
+            .collect::<Vec<_>>(),
+        (1, tm, 80),
+        &Device::Cpu,
+    )?;
+    let embedding = Tensor::from_vec(rng.normal_vec(192), (1, 192), &Device::Cpu)?;
+    let noise = S3GenNoise::draw(&mut rng, 80, total, total - tm, &cfg.hift)?;
+    println!("{n_new} new tokens, {n_prompt} prompt tokens, {total} mel frames through the CFM");
+
+    // Stage by stage.
+    let all: Vec<u32> = prompt.iter().chain(&tokens).copied().collect();
+    let t = Instant::now();
+    let (_, mu) = model.flow.encode(&all)?;
+    let t_enc = t.elapsed().as_secs_f64();
+    let mu = mu.transpose(1, 2)?.contiguous()?;
+    let spk = model.flow.speaker(&embedding)?;
+    let cond = prompt_feat
+        .pad_with_zeros(1, 0, total - tm)?
+        .transpose(1, 2)?
+        .contiguous()?;
+    let t = Instant::now();
+    let mel = model.flow.decoder.forward(&noise.z, &mu, &spk, &cond)?;
+    let t_cfm = t.elapsed().as_secs_f64();
+    let mel = mel.narrow(2, tm, total - tm)?;
+    let t = Instant::now();
+    let wav = model.mel2wav.forward(&mel, &noise.source)?;
+    let t_hift = t.elapsed().as_secs_f64();
+    println!("encoder:  {t_enc:.2} s");
+    println!(
+        "CFM:      {t_cfm:.2} s  ({:.2} s per estimator call, batch 2)",
+        t_cfm / cfg.flow.n_timesteps as f64
+    );
+    println!(
+        "HiFT:     {t_hift:.2} s  ({} samples, {:.2} s of audio)",
+        wav.dim(1)?,
+        wav.dim(1)? as f64 / 24_000.0
+    );
+
+    let t = Instant::now();
+    let out = model.inference_traced(&tokens, &prompt, &prompt_feat, &embedding, &noise)?;
+    let t_all = t.elapsed().as_secs_f64();
+    let secs = out.wav.dim(1)? as f64 / 24_000.0;
+    println!(
+        "S3Gen tokens→wav: {t_all:.2} s for {secs:.2} s of audio (RTF {:.2})",
+        t_all / secs
+    );
+    Ok(())
+}

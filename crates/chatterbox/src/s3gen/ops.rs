@@ -1,0 +1,493 @@
+//! Small building blocks shared by the flow and the vocoder: convolutions in time-major layout,
+//! weight-normed convolutions folded at load time, and element-wise activations candle lacks.
+
+use candle_core::{DType, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::{Error, Result};
+
+/// Fetch a tensor as f32 (checkpoints may store other float dtypes).
+pub(crate) fn get(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Tensor> {
+    Ok(vb.get(shape, name)?.to_dtype(DType::F32)?)
+}
+
+/// `nn.Linear` (weight `(out, in)`, optional bias) applied over the last axis of any-rank input.
+#[derive(Debug, Clone)]
+pub(crate) struct Linear {
+    /// `(in, out)`, contiguous, so the product needs no transposed copy.
+    wt: Tensor,
+    b: Option<Tensor>,
+}
+
+impl Linear {
+    pub(crate) fn load(vb: &VarBuilder, inp: usize, out: usize, bias: bool) -> Result<Self> {
+        let w = get(vb, &[out, inp], "weight")?;
+        let b = if bias {
+            Some(get(vb, &[out], "bias")?)
+        } else {
+            None
+        };
+        Self::from_weights(&w, b)
+    }
+
+    /// From a `(out, in)` weight.
+    pub(crate) fn from_weights(w: &Tensor, b: Option<Tensor>) -> Result<Self> {
+        Ok(Self {
+            wt: w.t()?.contiguous()?,
+            b,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let dims = x.dims().to_vec();
+        let inp = dims[dims.len() - 1];
+        let rows = x.elem_count() / inp.max(1);
+        let y = x.reshape((rows, inp))?.matmul(&self.wt)?;
+        let y = match &self.b {
+            Some(b) => y.broadcast_add(b)?,
+            None => y,
+        };
+        let mut out = dims;
+        let last = out.len() - 1;
+        out[last] = self.wt.dim(1)?;
+        Ok(y.reshape(out)?)
+    }
+}
+
+/// `nn.LayerNorm` over the last axis.
+#[derive(Debug, Clone)]
+pub(crate) struct LayerNorm {
+    w: Tensor,
+    b: Tensor,
+    eps: f64,
+}
+
+impl LayerNorm {
+    pub(crate) fn load(vb: &VarBuilder, dim: usize, eps: f64) -> Result<Self> {
+        Ok(Self {
+            w: get(vb, &[dim], "weight")?,
+            b: get(vb, &[dim], "bias")?,
+            eps,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let x = x.contiguous()?;
+        Ok(candle_nn::ops::layer_norm(
+            &x,
+            &self.w,
+            &self.b,
+            self.eps as f32,
+        )?)
+    }
+}
+
+/// A stride-1, dilation-1 Conv1d on time-major input `(B, T, Cin) → (B, T', Cout)`, as one matmul
+/// over an unfolded input (`(B, T', k·Cin) · (k·Cin, Cout)`), with explicit zero padding.
+#[derive(Debug, Clone)]
+pub(crate) struct ConvBtc {
+    /// `(k·Cin, Cout)`; row `j·Cin + c` holds tap `j` of input channel `c`.
+    w: Tensor,
+    b: Option<Tensor>,
+    k: usize,
+    left: usize,
+    right: usize,
+}
+
+impl ConvBtc {
+    /// Load a PyTorch Conv1d weight `(out, in, k)` (+ bias).
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        k: usize,
+        left: usize,
+        right: usize,
+    ) -> Result<Self> {
+        let w = get(vb, &[out, inp, k], "weight")?;
+        let b = get(vb, &[out], "bias")?;
+        // (out, in, k) → (k, in, out) → (k·in, out)
+        let w = w
+            .permute((2, 1, 0))?
+            .reshape((k * inp, out))?
+            .contiguous()?;
+        Ok(Self {
+            w,
+            b: Some(b),
+            k,
+            left,
+            right,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (b, t, c) = x.dims3()?;
+        let x = if self.left + self.right > 0 {
+            x.pad_with_zeros(1, self.left, self.right)?
+        } else {
+            x.clone()
+        };
+        let t_out = t + self.left + self.right + 1 - self.k;
+        let cols = if self.k == 1 {
+            x
+        } else {
+            let taps = (0..self.k)
+                .map(|j| x.narrow(1, j, t_out))
+                .collect::<candle_core::Result<Vec<_>>>()?;
+            Tensor::cat(&taps, 2)?
+        };
+        let y = cols.reshape((b * t_out, self.k * c))?.matmul(&self.w)?;
+        let y = match &self.b {
+            Some(bias) => y.broadcast_add(bias)?,
+            None => y,
+        };
+        Ok(y.reshape((b, t_out, ()))?)
+    }
+}
+
+/// A weight: plain `weight`, or weight norm stored as `parametrizations.weight.original0/1`
+/// (torch ≥ 2.1) or `weight_g`/`weight_v` (older exports), folded into `g · v / ‖v‖` with the norm
+/// over every axis but 0.
+pub(crate) fn weight_norm(vb: &VarBuilder, shape: &[usize]) -> Result<Tensor> {
+    let mut gshape = vec![shape[0]];
+    gshape.extend(std::iter::repeat_n(1, shape.len() - 1));
+    let (g, v) = if vb.contains_tensor("parametrizations.weight.original0") {
+        let p = vb.pp("parametrizations").pp("weight");
+        (get(&p, &gshape, "original0")?, get(&p, shape, "original1")?)
+    } else if vb.contains_tensor("weight_g") {
+        (get(vb, &gshape, "weight_g")?, get(vb, shape, "weight_v")?)
+    } else {
+        return Err(Error::Checkpoint {
+            path: vb.prefix().into(),
+            msg: "missing weight-norm parameters (parametrizations.weight.original0/1 or weight_g/weight_v)".into(),
+        });
+    };
+    let mut norm = v.sqr()?;
+    for axis in (1..shape.len()).rev() {
+        norm = norm.sum_keepdim(axis)?;
+    }
+    Ok(v.broadcast_mul(&g.broadcast_div(&norm.sqrt()?)?)?)
+}
+
+/// A Conv1d on `(B, C, T)` input (candle's im2col path), optionally weight-normed.
+#[derive(Debug, Clone)]
+pub(crate) struct Conv1d {
+    w: Tensor,
+    b: Option<Tensor>,
+    padding: usize,
+    stride: usize,
+    dilation: usize,
+}
+
+impl Conv1d {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        k: usize,
+        padding: usize,
+        stride: usize,
+        dilation: usize,
+        weight_normed: bool,
+    ) -> Result<Self> {
+        let w = if weight_normed {
+            weight_norm(vb, &[out, inp, k])?
+        } else {
+            get(vb, &[out, inp, k], "weight")?
+        };
+        let b = Some(get(vb, &[out], "bias")?);
+        Ok(Self {
+            w,
+            b,
+            padding,
+            stride,
+            dilation,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x.conv1d(&self.w, self.padding, self.stride, self.dilation, 1)?;
+        Ok(match &self.b {
+            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?)?,
+            None => y,
+        })
+    }
+}
+
+/// A weight-normed ConvTranspose1d on `(B, Cin, T)` (weight `(in, out, k)`, g along the input
+/// axis). Computed without padding (candle's fast col2im path) and cropped afterwards.
+#[derive(Debug, Clone)]
+pub(crate) struct ConvTranspose1d {
+    w: Tensor,
+    b: Tensor,
+    padding: usize,
+    stride: usize,
+}
+
+impl ConvTranspose1d {
+    pub(crate) fn load(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        k: usize,
+        stride: usize,
+        padding: usize,
+    ) -> Result<Self> {
+        Ok(Self {
+            w: weight_norm(vb, &[inp, out, k])?.contiguous()?,
+            b: get(vb, &[out], "bias")?,
+            padding,
+            stride,
+        })
+    }
+
+    pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let y = x
+            .contiguous()?
+            .conv_transpose1d(&self.w, 0, 0, self.stride, 1, 1)?;
+        let len = y.dim(2)?;
+        let y = y.narrow(2, self.padding, len - 2 * self.padding)?;
+        Ok(y.broadcast_add(&self.b.reshape((1, (), 1))?)?)
+    }
+}
+
+/// `x·tanh(softplus(x))`, written as `x·n(n+2)/(n(n+2)+2)` with `n = eˣ` (one exponential).
+pub(crate) fn mish(x: &Tensor) -> Result<Tensor> {
+    par_map(x, |v| {
+        let n = exp_approx(v.min(20.0));
+        let m = n * (n + 2.0);
+        let y = v * m / (m + 2.0);
+        if v > 20.0 {
+            v
+        } else {
+            y
+        }
+    })
+}
+
+pub(crate) fn silu(x: &Tensor) -> Result<Tensor> {
+    Ok(candle_nn::ops::silu(x)?)
+}
+
+pub(crate) fn leaky_relu(x: &Tensor, slope: f32) -> Result<Tensor> {
+    par_map(x, |v| if v > 0.0 { v } else { v * slope })
+}
+
+pub(crate) fn elu(x: &Tensor) -> Result<Tensor> {
+    par_map(x, |v| if v > 0.0 { v } else { v.exp_m1() })
+}
+
+/// Snake on `(B, C, T)`: `x + 1/(α + 1e-9) · sin(α x)²`, α per channel.
+pub(crate) fn snake(x: &Tensor, alpha: &[f32]) -> Result<Tensor> {
+    let (b, c, t) = x.dims3()?;
+    if alpha.len() != c {
+        return Err(Error::InvalidArgument(format!(
+            "snake: {} alphas for {c} channels",
+            alpha.len()
+        )));
+    }
+    let mut v: Vec<f32> = x.flatten_all()?.to_vec1()?;
+    for (row, chunk) in v.chunks_mut(t.max(1)).enumerate() {
+        let a = alpha[row % c];
+        let inv = 1.0 / (a + 1e-9);
+        for e in chunk.iter_mut() {
+            let s = (*e * a).sin();
+            *e += inv * (s * s);
+        }
+    }
+    Ok(Tensor::from_vec(v, (b, c, t), x.device())?)
+}
+
+/// Exact (erf) GELU, `x/2 · (1 + erf(x/√2))`, with erf to 1.5e-7 (Abramowitz–Stegun 7.1.26,
+/// the approximation PyTorch's vectorised CPU kernel uses too).
+pub(crate) fn gelu(x: &Tensor) -> Result<Tensor> {
+    par_map(x, |v| {
+        let z = v * std::f32::consts::FRAC_1_SQRT_2;
+        let a = z.abs();
+        let t = 1.0 / (1.0 + 0.327_591_1 * a);
+        let p = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
+            + 0.254_829_6)
+            * t;
+        let e = 1.0 - p * exp_approx(-a * a);
+        let erf = if z < 0.0 { -e } else { e };
+        0.5 * v * (1.0 + erf)
+    })
+}
+
+/// `softmax` over the last axis, rows in parallel, with a vectorisable exponential, computed in
+/// place: pass a tensor nothing else refers to (a fresh matmul output).
+pub(crate) fn softmax_(x: Tensor) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let n = x.dims().last().copied().unwrap_or(1).max(1);
+    x.inplace_op1(&RowSoftmax(n))?;
+    Ok(x)
+}
+
+/// `softmax` over the last axis (copying).
+pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
+    softmax_(x.copy()?)
+}
+
+struct RowSoftmax(usize);
+
+impl candle_core::InplaceOp1 for RowSoftmax {
+    fn name(&self) -> &'static str {
+        "row-softmax"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let Some((start, end)) = layout.contiguous_offsets() else {
+            candle_core::bail!("row-softmax: input is not contiguous")
+        };
+        let candle_core::CpuStorage::F32(data) = storage else {
+            candle_core::bail!("row-softmax: f32 only")
+        };
+        data[start..end]
+            .par_chunks_mut(self.0)
+            .for_each(softmax_row);
+        Ok(())
+    }
+}
+
+fn softmax_row(row: &mut [f32]) {
+    let mut m = [f32::NEG_INFINITY; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            m[l] = if c[l] > m[l] { c[l] } else { m[l] };
+        }
+    }
+    let mut max = m.iter().fold(f32::NEG_INFINITY, |a, &b| a.max(b));
+    for &e in chunks.remainder() {
+        max = max.max(e);
+    }
+    for o in row.iter_mut() {
+        *o = exp_approx(*o - max);
+    }
+    let mut acc = [0f32; 8];
+    let mut chunks = row.chunks_exact(8);
+    for c in &mut chunks {
+        for l in 0..8 {
+            acc[l] += c[l];
+        }
+    }
+    let sum = acc.iter().sum::<f32>() + chunks.remainder().iter().sum::<f32>();
+    let inv = 1.0 / sum;
+    for o in row.iter_mut() {
+        *o *= inv;
+    }
+}
+
+/// Run `f` on the tensor's contiguous f32 data without copying it.
+fn with_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+    let x = x.contiguous()?;
+    let (storage, layout) = x.storage_and_layout();
+    let (start, end) = layout
+        .contiguous_offsets()
+        .ok_or_else(|| Error::InvalidArgument("tensor is not contiguous".into()))?;
+    match &*storage {
+        candle_core::Storage::Cpu(cpu) => Ok(f(&cpu.as_slice::<f32>()?[start..end])),
+        _ => Err(Error::InvalidArgument(
+            "element-wise kernels run on CPU tensors only".into(),
+        )),
+    }
+}
+
+/// `eˣ` in f32 to about 1 ulp (Cephes `expf` polynomial), branch-free so it vectorises. Inputs
+/// are clamped to the finite range.
+#[inline(always)]
+pub(crate) fn exp_approx(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let k = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = k - MAGIC;
+    let r = x - n * 0.693_359_4 + n * 2.121_944_4e-4;
+    let p = ((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2) * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5;
+    let y = p * r * r + r + 1.0;
+    let bits = (k.to_bits() as i32 - MAGIC.to_bits() as i32 + 127) << 23;
+    y * f32::from_bits(bits as u32)
+}
+
+/// Element-wise map over a tensor in parallel chunks.
+pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let mut out = vec![0f32; x.elem_count()];
+    with_slice(x, |src| {
+        out.par_chunks_mut(1 << 14)
+            .zip(src.par_chunks(1 << 14))
+            .for_each(|(o, s)| {
+                for (o, &e) in o.iter_mut().zip(s) {
+                    *o = f(e);
+                }
+            })
+    })?;
+    Ok(Tensor::from_vec(out, x.shape().clone(), x.device())?)
+}
+
+/// `(B, C, T) ↔ (B, T, C)`, contiguous.
+pub(crate) fn swap_ct(x: &Tensor) -> Result<Tensor> {
+    Ok(x.transpose(1, 2)?.contiguous()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn grid() -> Vec<f32> {
+        (-4000..4000).map(|i| i as f32 * 0.01).collect()
+    }
+
+    #[test]
+    fn fast_exp_is_within_a_few_ulp() {
+        for x in grid().into_iter().chain([-86.0, -50.0, 50.0, 87.5]) {
+            let want = f64::from(x).exp();
+            let got = f64::from(exp_approx(x));
+            assert!(
+                ((got - want) / want).abs() < 3e-7,
+                "exp({x}) = {got}, want {want}"
+            );
+        }
+    }
+
+    #[test]
+    fn gelu_and_mish_match_their_definitions() -> Result<()> {
+        let xs = grid();
+        let t = Tensor::from_vec(xs.clone(), xs.len(), &Device::Cpu)?;
+        let g: Vec<f32> = gelu(&t)?.to_vec1()?;
+        let m: Vec<f32> = mish(&t)?.to_vec1()?;
+        let exact: Vec<f32> = t.gelu_erf()?.to_vec1()?;
+        for (i, &x) in xs.iter().enumerate() {
+            assert!(
+                (g[i] - exact[i]).abs() < 1e-6,
+                "gelu({x}) {} vs {}",
+                g[i],
+                exact[i]
+            );
+            let xd = f64::from(x);
+            let want = xd * xd.exp().ln_1p().tanh();
+            assert!(
+                (f64::from(m[i]) - want).abs() < 2e-6 * (1.0 + want.abs()),
+                "mish({x})"
+            );
+        }
+        let s: Vec<f32> = softmax(&Tensor::new(&[[1f32, 2.0, 3.0]], &Device::Cpu)?)?
+            .flatten_all()?
+            .to_vec1()?;
+        let e: Vec<f64> = [1f64, 2.0, 3.0].iter().map(|v| v.exp()).collect();
+        let sum: f64 = e.iter().sum();
+        for (a, b) in s.iter().zip(&e) {
+            assert!((f64::from(*a) - b / sum).abs() < 1e-7);
+        }
+        Ok(())
+    }
+}
