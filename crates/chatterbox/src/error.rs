@@ -23,6 +23,9 @@ pub enum Error {
     /// A checkpoint is missing a tensor, has a wrong shape, or cannot be read.
     #[error("checkpoint {path}: {msg}")]
     Checkpoint { path: PathBuf, msg: String },
+    /// The caller cancelled the work (client gone, timeout, shutdown).
+    #[error("cancelled")]
+    Cancelled,
     /// A tensor operation failed.
     #[error(transparent)]
     Candle(#[from] candle_core::Error),

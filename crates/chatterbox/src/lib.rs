@@ -11,6 +11,7 @@ pub mod dsp;
 mod error;
 pub mod manifest;
 pub mod parity;
+pub mod pipeline;
 pub mod s3gen;
 pub mod s3tokenizer;
 pub mod t3;

@@ -13,7 +13,8 @@ const BN_EPS: f64 = 1e-5;
 const SEG_LEN: usize = 100;
 
 /// Network sizes. `Default` is S3Gen's `CAMPPlus(memory_efficient=False)`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct CampPlusConfig {
     pub feat_dim: usize,
     pub embedding: usize,

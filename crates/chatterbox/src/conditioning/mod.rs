@@ -229,7 +229,8 @@ impl Conditionals {
 }
 
 /// Sizes of the three networks. `Default` is the released model.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct ConditioningConfig {
     pub tokenizer: EncoderConfig,
     pub voice_encoder: VoiceEncoderConfig,

@@ -8,7 +8,8 @@ use super::ops::{get, softmax, ConvBtc, LayerNorm, Linear};
 use crate::Result;
 
 /// Sizes of the encoder (the released model: 512 wide, 8 heads, FF 2048, 6 + 4 layers).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EncoderConfig {
     pub dim: usize,
     pub heads: usize,

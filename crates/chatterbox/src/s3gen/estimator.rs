@@ -16,7 +16,8 @@ use crate::{Error, Result};
 
 /// Sizes of the estimator (released: in 320, out 80, channels 256, 8 heads × 64, 4 blocks per
 /// stage, 12 mid stages).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EstimatorConfig {
     pub in_channels: usize,
     pub out_channels: usize,

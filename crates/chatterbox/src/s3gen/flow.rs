@@ -11,7 +11,8 @@ use crate::{Error, Result};
 
 /// Sizes of the flow module (released: vocabulary 6561, 512-d token embeddings, 192-d x-vector,
 /// 80 mel bins, 10 Euler steps, CFG rate 0.7).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct FlowConfig {
     pub vocab: usize,
     pub input_size: usize,

@@ -12,7 +12,8 @@ use crate::{Error, Result};
 
 /// Sizes of the vocoder (released: base 512 channels, 8 harmonics, 24 kHz, upsampling 8·5·3,
 /// n_fft 16 / hop 4).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct HiftConfig {
     pub in_channels: usize,
     pub base_channels: usize,

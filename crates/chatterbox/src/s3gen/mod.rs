@@ -27,7 +27,8 @@ use candle_nn::VarBuilder;
 use crate::{Error, Result};
 
 /// Sizes of the whole S3Gen decoder.
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct S3GenConfig {
     pub flow: FlowConfig,
     pub hift: HiftConfig,

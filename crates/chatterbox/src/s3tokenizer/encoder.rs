@@ -7,7 +7,8 @@ use super::N_MELS;
 use crate::{Error, Result};
 
 /// Encoder dimensions. `Default` is the released `speech_tokenizer_v2_25hz`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct EncoderConfig {
     pub n_mels: usize,
     pub n_state: usize,

@@ -7,7 +7,8 @@ use super::{melspectrogram, num_partials, trim_silence, N_MELS, PARTIAL_FRAMES, 
 use crate::{Error, Result};
 
 /// Network sizes. `Default` is the released voice encoder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct VoiceEncoderConfig {
     pub n_mels: usize,
     pub hidden: usize,

@@ -1,0 +1,295 @@
+//! The whole pipeline, `ChatterboxTTS.generate` in one call:
+//! `punc_norm` → tokenizer → T3 (conditioned on a voice) → drop invalid tokens → S3Gen → 24 kHz.
+//!
+//! A model directory holds the five released files (`ve.safetensors`, `t3_cfg.safetensors`,
+//! `s3gen.safetensors`, `tokenizer.json`, `conds.pt`). A `config.json` is read when present (the
+//! tiny random-weight checkpoints carry one; the released files need none). The built-in voice is
+//! `conds.safetensors` (our format) if present, else `conds.pt`.
+//!
+//! Output is **not watermarked**: the reference adds Resemble's Perth neural watermark, whose
+//! network ships only inside a Python package; see README.md.
+
+mod params;
+pub mod random_weights;
+pub mod tiny;
+
+pub use crate::conditioning::Conditionals;
+pub use params::GenerateParams;
+
+use candle_core::{DType, Device, IndexOp};
+use candle_nn::VarBuilder;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+use crate::audio::Audio;
+use crate::conditioning::{ConditioningConfig, ConditioningModels};
+use crate::s3gen::{GaussianRng, S3Gen, S3GenConfig};
+use crate::t3::{SamplingParams, T3Cond, T3Config, T3};
+use crate::text::{punc_norm, EnTokenizer};
+use crate::{Error, Result, S3GEN_SR};
+
+/// Sizes of every network. `Default` is the released English model.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    pub t3: T3Config,
+    pub s3gen: S3GenConfig,
+    pub conditioning: ConditioningConfig,
+}
+
+/// File names inside a model directory.
+pub const VE_FILE: &str = "ve.safetensors";
+pub const T3_FILE: &str = "t3_cfg.safetensors";
+pub const S3GEN_FILE: &str = "s3gen.safetensors";
+pub const TOKENIZER_FILE: &str = "tokenizer.json";
+pub const CONDS_PT_FILE: &str = "conds.pt";
+pub const CONDS_FILE: &str = "conds.safetensors";
+pub const CONFIG_FILE: &str = "config.json";
+/// The Hugging Face repository of the released model.
+pub const HUB_REPO: &str = "ResembleAI/chatterbox";
+
+const SOS: u32 = 6561;
+const EOS: u32 = 6562;
+
+/// Memory-map a safetensors file; every float dtype is converted to f32 on access.
+#[allow(unsafe_code)]
+fn mmap(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+    if !path.is_file() {
+        return Err(Error::Checkpoint {
+            path: path.to_path_buf(),
+            msg: "file not found".into(),
+        });
+    }
+    // SAFETY: the file is opened read-only and treated as immutable for the model's lifetime;
+    // model directories are not rewritten while a server runs.
+    unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }.map_err(|e| {
+        Error::Checkpoint {
+            path: path.to_path_buf(),
+            msg: e.to_string(),
+        }
+    })
+}
+
+/// `drop_invalid_tokens` + the `< 6561` filter of the reference: keep what lies after the first
+/// start-of-speech and before the first end-of-speech, then drop every id ≥ 6561.
+pub fn drop_invalid_tokens(tokens: &[u32]) -> Vec<u32> {
+    let start = tokens.iter().position(|&t| t == SOS).map_or(0, |i| i + 1);
+    let end = tokens
+        .iter()
+        .position(|&t| t == EOS)
+        .unwrap_or(tokens.len());
+    let end = end.max(start);
+    tokens[start..end]
+        .iter()
+        .copied()
+        .filter(|&t| t < SOS)
+        .collect()
+}
+
+/// A loaded Chatterbox model: every network, the tokenizer and the built-in voice.
+pub struct Chatterbox {
+    t3: T3,
+    s3gen: S3Gen,
+    cond: ConditioningModels,
+    tokenizer: EnTokenizer,
+    default_voice: Option<Conditionals>,
+    device: Device,
+}
+
+impl Chatterbox {
+    /// Load a model directory (see the module docs) on the CPU.
+    pub fn load(dir: &Path) -> Result<Self> {
+        let device = Device::Cpu;
+        let cfg_path = dir.join(CONFIG_FILE);
+        let cfg: ModelConfig = if cfg_path.is_file() {
+            let text = std::fs::read_to_string(&cfg_path)
+                .map_err(|e| Error::io(format!("reading {}", cfg_path.display()), e))?;
+            serde_json::from_str(&text).map_err(|e| Error::Checkpoint {
+                path: cfg_path.clone(),
+                msg: e.to_string(),
+            })?
+        } else {
+            ModelConfig::default()
+        };
+        let ve = mmap(&dir.join(VE_FILE), &device)?;
+        let t3_vb = mmap(&dir.join(T3_FILE), &device)?;
+        let s3 = mmap(&dir.join(S3GEN_FILE), &device)?;
+        let ctx = |file: &str| {
+            let path = dir.join(file);
+            move |e: Error| match e {
+                Error::Candle(c) => Error::Checkpoint {
+                    path: path.clone(),
+                    msg: c.to_string(),
+                },
+                other => other,
+            }
+        };
+        let t3 = T3::load(&t3_vb, &cfg.t3).map_err(ctx(T3_FILE))?;
+        let s3gen = S3Gen::load(&s3, &cfg.s3gen).map_err(ctx(S3GEN_FILE))?;
+        let cond = ConditioningModels::load(ve, s3, cfg.conditioning).map_err(ctx(S3GEN_FILE))?;
+        let tokenizer = EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
+        let default_voice = if dir.join(CONDS_FILE).is_file() {
+            Some(Conditionals::load(&dir.join(CONDS_FILE), &device)?)
+        } else if dir.join(CONDS_PT_FILE).is_file() {
+            Some(Conditionals::load_pt(&dir.join(CONDS_PT_FILE), &device)?)
+        } else {
+            None
+        };
+        Ok(Self {
+            t3,
+            s3gen,
+            cond,
+            tokenizer,
+            default_voice,
+            device,
+        })
+    }
+
+    /// Download (or reuse from the standard Hugging Face cache) `ResembleAI/chatterbox` and load it.
+    #[cfg(feature = "hub")]
+    pub fn from_hub() -> Result<Self> {
+        Self::load(&download_from_hub()?)
+    }
+
+    /// Without the `hub` feature there is nothing to download with.
+    #[cfg(not(feature = "hub"))]
+    pub fn from_hub() -> Result<Self> {
+        Err(Error::InvalidArgument(
+            "this build has no Hugging Face download support (feature `hub`); pass a model directory"
+                .into(),
+        ))
+    }
+
+    /// Output sample rate (24 kHz).
+    pub fn sample_rate(&self) -> u32 {
+        S3GEN_SR
+    }
+
+    /// The built-in voice, when the model directory has one.
+    pub fn default_voice(&self) -> Option<&Conditionals> {
+        self.default_voice.as_ref()
+    }
+
+    /// A voice from a reference clip (any rate; it is resampled to 24 kHz with soxr HQ as
+    /// `librosa.load(sr=24000)` does). The first 6 s feed the T3 prompt, the first 10 s S3Gen.
+    pub fn prepare_conditionals(&self, audio: &Audio, exaggeration: f32) -> Result<Conditionals> {
+        let wav24 = audio.resampled(S3GEN_SR)?;
+        self.cond.prepare_conditionals(&wav24.samples, exaggeration)
+    }
+
+    /// Speak `text` in `voice` (or the built-in voice). `should_stop` is polled between decoding
+    /// steps; when it returns true the call ends with [`Error::Cancelled`].
+    pub fn generate(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        should_stop: &dyn Fn() -> bool,
+    ) -> Result<Vec<f32>> {
+        params.validate()?;
+        let voice = voice.or(self.default_voice.as_ref()).ok_or_else(|| {
+            Error::InvalidArgument(
+                "no voice: the model directory has no conds.pt, so upload a voice prompt".into(),
+            )
+        })?;
+        let text = punc_norm(text);
+        let ids = self.tokenizer.encode_with_bounds(&text)?;
+        let prompt: Vec<u32> = voice
+            .t3
+            .cond_prompt_speech_tokens
+            .flatten_all()?
+            .to_dtype(DType::U32)?
+            .to_vec1()?;
+        let cond = T3Cond {
+            speaker_emb: voice.t3.speaker_emb.clone(),
+            prompt_tokens: (!prompt.is_empty()).then_some(prompt),
+            exaggeration: params.exaggeration,
+        };
+        let seed = params.seed.unwrap_or_else(rand::random);
+        let sampling = SamplingParams {
+            temperature: params.temperature,
+            top_p: params.top_p,
+            min_p: params.min_p,
+            top_k: (params.top_k > 0).then_some(params.top_k),
+            repetition_penalty: params.repetition_penalty,
+            cfg_weight: params.cfg_weight,
+            max_new_tokens: params.max_new_tokens,
+            seed,
+        };
+        let mut speech = Vec::with_capacity(params.max_new_tokens);
+        for tok in self.t3.generate(&cond, &ids, &sampling)? {
+            if should_stop() {
+                return Err(Error::Cancelled);
+            }
+            speech.push(tok?);
+        }
+        let speech = drop_invalid_tokens(&speech);
+        if speech.is_empty() {
+            return Err(Error::InvalidArgument(
+                "the model produced no speech for this text; try another seed".into(),
+            ));
+        }
+        if should_stop() {
+            return Err(Error::Cancelled);
+        }
+        let gen = &voice.gen;
+        let prompt_tokens: Vec<u32> = gen
+            .prompt_token
+            .flatten_all()?
+            .to_dtype(DType::U32)?
+            .to_vec1()?;
+        let mut rng = GaussianRng::new(seed);
+        let wav = self.s3gen.inference(
+            &speech,
+            &prompt_tokens,
+            &gen.prompt_feat,
+            &gen.embedding,
+            &mut rng,
+        )?;
+        Ok(wav.i(0)?.to_dtype(DType::F32)?.to_vec1()?)
+    }
+
+    pub fn device(&self) -> &Device {
+        &self.device
+    }
+}
+
+/// Fetch the five released files into the standard Hugging Face cache (offline: reuse the cache).
+#[cfg(feature = "hub")]
+pub fn download_from_hub() -> Result<PathBuf> {
+    let api = hf_hub::api::sync::ApiBuilder::from_env()
+        .with_progress(true)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("hub client: {e}")))?;
+    let repo = api.model(HUB_REPO.to_string());
+    let mut dir = None;
+    for f in [VE_FILE, T3_FILE, S3GEN_FILE, TOKENIZER_FILE, CONDS_PT_FILE] {
+        let p = repo.get(f).map_err(|e| {
+            Error::InvalidArgument(format!(
+                "cannot download {HUB_REPO}/{f} (offline? set --model-dir to a local copy): {e}"
+            ))
+        })?;
+        dir = p.parent().map(Path::to_path_buf);
+    }
+    dir.ok_or_else(|| Error::InvalidArgument("empty hub repository".into()))
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn f<T: Send + Sync>() {}
+    f::<Chatterbox>();
+    let _: Option<PathBuf> = None;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_tokens_are_dropped_like_the_reference() {
+        assert_eq!(drop_invalid_tokens(&[1, 2, 3]), vec![1, 2, 3]);
+        assert_eq!(drop_invalid_tokens(&[1, 2, EOS, 4]), vec![1, 2]);
+        assert_eq!(drop_invalid_tokens(&[9, SOS, 1, 7000, 2, EOS]), vec![1, 2]);
+        assert_eq!(drop_invalid_tokens(&[EOS]), Vec::<u32>::new());
+    }
+}

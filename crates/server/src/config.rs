@@ -1,0 +1,112 @@
+//! Configuration from CLI flags and `CHATTERBOX_*` environment variables.
+
+use clap::{Parser, ValueEnum};
+use serde::Serialize;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// chatterbox-rs HTTP text-to-speech service.
+#[derive(Debug, Clone, Parser, Serialize)]
+#[command(name = "chatterbox-server", version, about)]
+pub struct Config {
+    /// Address to bind.
+    #[arg(long, env = "CHATTERBOX_HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to bind.
+    #[arg(long, env = "CHATTERBOX_PORT", default_value_t = 7860)]
+    pub port: u16,
+    /// Directory with ve.safetensors, t3_cfg.safetensors, s3gen.safetensors, tokenizer.json and
+    /// conds.pt. Without it the model is downloaded from the Hugging Face hub
+    /// (ResembleAI/chatterbox) into the standard cache.
+    #[arg(long, env = "CHATTERBOX_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
+    /// Where session WAVs and their metadata live.
+    #[arg(long, env = "CHATTERBOX_OUT_DIR", default_value = "out")]
+    pub out_dir: PathBuf,
+    /// Synthesis worker threads (each runs one request at a time on the shared model).
+    #[arg(long, env = "CHATTERBOX_WORKERS", default_value_t = 1)]
+    pub workers: usize,
+    /// CPU threads candle uses inside one synthesis (0 = all physical cores).
+    #[arg(long, env = "CHATTERBOX_THREADS", default_value_t = 0)]
+    pub threads: usize,
+    /// HTTP worker threads (they never run the model).
+    #[arg(long, env = "CHATTERBOX_HTTP_WORKERS", default_value_t = 2)]
+    pub http_workers: usize,
+    /// Longest accepted text, in characters.
+    #[arg(long, env = "CHATTERBOX_MAX_TEXT_CHARS", default_value_t = 2000)]
+    pub max_text_chars: usize,
+    /// Largest accepted voice upload, in bytes (rejected while streaming).
+    #[arg(long, env = "CHATTERBOX_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
+    pub max_upload_bytes: usize,
+    /// Shortest accepted voice clip, in seconds.
+    #[arg(long, env = "CHATTERBOX_MIN_VOICE_SECONDS", default_value_t = 1.0)]
+    pub min_voice_seconds: f64,
+    /// Longest accepted voice clip, in seconds (only the first 10 s are used).
+    #[arg(long, env = "CHATTERBOX_MAX_VOICE_SECONDS", default_value_t = 60.0)]
+    pub max_voice_seconds: f64,
+    /// Requests waiting for a worker beyond which new ones get 429.
+    #[arg(long, env = "CHATTERBOX_MAX_QUEUE", default_value_t = 8)]
+    pub max_queue: usize,
+    /// Seconds a synthesis may take (queueing included) before it is cancelled with 504.
+    #[arg(
+        long,
+        env = "CHATTERBOX_REQUEST_TIMEOUT_SECONDS",
+        default_value_t = 300
+    )]
+    pub request_timeout_seconds: u64,
+    /// Exact origins allowed by CORS, comma separated (none by default).
+    #[arg(long, env = "CHATTERBOX_CORS_ORIGINS", value_delimiter = ',')]
+    pub cors_origins: Vec<String>,
+    /// How often the cleanup task runs, in seconds.
+    #[arg(
+        long,
+        env = "CHATTERBOX_CLEANUP_INTERVAL_SECONDS",
+        default_value_t = 3600
+    )]
+    pub cleanup_interval_seconds: u64,
+    /// Sessions untouched for longer than this are deleted by the cleanup task, in seconds.
+    #[arg(long, env = "CHATTERBOX_MAX_AGE_SECONDS", default_value_t = 3600)]
+    pub max_age_seconds: u64,
+    /// Log format.
+    #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+impl Config {
+    pub fn bind_addr(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// Reject settings that cannot work, with a message naming the flag.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("--workers", self.workers),
+            ("--http-workers", self.http_workers),
+            ("--max-text-chars", self.max_text_chars),
+            ("--max-upload-bytes", self.max_upload_bytes),
+            (
+                "--request-timeout-seconds",
+                self.request_timeout_seconds as usize,
+            ),
+            (
+                "--cleanup-interval-seconds",
+                self.cleanup_interval_seconds as usize,
+            ),
+        ];
+        for (name, v) in positive {
+            if v == 0 {
+                return Err(format!("{name} must be positive"));
+            }
+        }
+        if !(self.min_voice_seconds >= 0.0 && self.max_voice_seconds > self.min_voice_seconds) {
+            return Err("--max-voice-seconds must exceed --min-voice-seconds".into());
+        }
+        Ok(())
+    }
+}
