@@ -514,3 +514,30 @@ fn overload_gives_429_never_5xx_and_every_200_plays() {
     assert!(ok >= 1, "some requests were served");
     assert!(limited >= 1, "the queue limit was enforced");
 }
+
+#[test]
+fn a_request_over_the_timeout_gets_504_and_the_server_stays_healthy() {
+    let s = Server::start(&["--request-timeout-seconds", "1", "--workers", "1"]);
+    let (st, v) = synth_json(
+        &s,
+        json!({"text": "A very long request that cannot finish within one second.", "max_new_tokens": 1000, "seed": 1}),
+    );
+    assert_eq!(
+        (st, error_code(&v)),
+        (StatusCode::GATEWAY_TIMEOUT, "timeout"),
+        "{v}"
+    );
+    // The cancelled work frees the worker: a short request succeeds afterwards.
+    let t0 = Instant::now();
+    loop {
+        let (st, v) = synth_json(
+            &s,
+            json!({"text": "Short.", "max_new_tokens": 5, "seed": 1}),
+        );
+        if st == 200 {
+            break;
+        }
+        assert_eq!(error_code(&v), "timeout", "{v}");
+        assert!(t0.elapsed() < Duration::from_secs(60), "worker never freed");
+    }
+}
