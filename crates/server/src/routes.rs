@@ -216,6 +216,15 @@ async fn read_json(mut payload: web::Payload) -> ApiResult<Request> {
     })
 }
 
+/// The request's media type, lower-cased ("" when absent).
+fn content_type(req: &HttpRequest) -> String {
+    req.headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase()
+}
+
 pub fn parse_sid(s: &str) -> Option<Uuid> {
     // Only the canonical hyphenated form: no braces, no urn:, no path tricks.
     (s.len() == 36).then(|| Uuid::parse_str(s).ok()).flatten()
@@ -228,12 +237,7 @@ pub async fn synthesize(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let started = Instant::now();
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ct = content_type(&req);
     let r = if ct.starts_with("multipart/form-data") {
         read_multipart(
             Multipart::new(req.headers(), payload),
@@ -406,12 +410,7 @@ pub async fn delete(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let ct = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
+    let ct = content_type(&req);
     let parsed: DeleteBody = if ct.starts_with("application/json") {
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request("invalid_json", format!("invalid JSON body: {e}")))?
