@@ -1,14 +1,16 @@
-//! Write a tiny random-weight checkpoint of the real architecture.
+//! Write a random-weight checkpoint of the real architecture: tiny by default, or at the released
+//! sizes with `--full` (≈ 3.2 GB, for end-to-end runs and memory/speed measurements).
 //!
-//! `cargo run --release --example tiny_checkpoint -- DIR [SEED]`
+//! `cargo run --release --example tiny_checkpoint -- DIR [SEED] [--full]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let mut args = std::env::args().skip(1);
+    let full = std::env::args().any(|a| a == "--full");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--full");
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: tiny_checkpoint DIR [SEED]");
+        eprintln!("usage: tiny_checkpoint DIR [SEED] [--full]");
         return ExitCode::from(2);
     };
     let seed = match args.next().map(|s| s.parse::<u64>()) {
@@ -19,9 +21,18 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    match chatterbox::pipeline::tiny::write_tiny_checkpoint(&dir, seed) {
+    let cfg = if full {
+        chatterbox::pipeline::ModelConfig::default()
+    } else {
+        chatterbox::pipeline::ModelConfig::tiny()
+    };
+    match chatterbox::pipeline::tiny::write_random_checkpoint(&dir, &cfg, seed) {
         Ok(()) => {
-            println!("wrote a tiny checkpoint to {}", dir.display());
+            let kind = if full { "full-size" } else { "tiny" };
+            println!(
+                "wrote a {kind} random-weight checkpoint to {}",
+                dir.display()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {

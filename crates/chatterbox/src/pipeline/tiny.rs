@@ -151,16 +151,27 @@ fn synthetic_voice() -> Audio {
 /// Write a tiny checkpoint to `dir`: the five files of a released model directory (with the
 /// built-in voice as `conds.safetensors`) and `config.json`.
 pub fn write_tiny_checkpoint(dir: &Path, seed: u64) -> Result<()> {
+    write_random_checkpoint(dir, &ModelConfig::tiny(), seed)
+}
+
+/// Write a random-weight model directory at any configuration. The released configuration gets no
+/// `config.json` (like the released files); any other gets one.
+pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    let cfg = ModelConfig::tiny();
-    let json = serde_json::to_string_pretty(&cfg)
-        .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
-    std::fs::write(dir.join(CONFIG_FILE), json).map_err(|e| Error::io("writing config.json", e))?;
+    let cfg_path = dir.join(CONFIG_FILE);
+    if *cfg == ModelConfig::default() {
+        let _ = std::fs::remove_file(&cfg_path);
+    } else {
+        let json = serde_json::to_string_pretty(cfg)
+            .map_err(|e| Error::InvalidArgument(format!("config: {e}")))?;
+        std::fs::write(&cfg_path, json).map_err(|e| Error::io("writing config.json", e))?;
+    }
 
     let t3 = RandomWeights::new(seed.wrapping_mul(3) + 1);
     T3::load(&t3.var_builder(), &cfg.t3)?;
     t3.save(&dir.join(T3_FILE))?;
+    drop(t3);
 
     let ve = RandomWeights::new(seed.wrapping_mul(3) + 2);
     let s3 = RandomWeights::new(seed.wrapping_mul(3) + 3);
@@ -168,6 +179,7 @@ pub fn write_tiny_checkpoint(dir: &Path, seed: u64) -> Result<()> {
     ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning)?;
     ve.save(&dir.join(VE_FILE))?;
     s3.save(&dir.join(S3GEN_FILE))?;
+    drop((ve, s3));
 
     std::fs::write(dir.join(TOKENIZER_FILE), tiny_tokenizer_json())
         .map_err(|e| Error::io("writing tokenizer.json", e))?;
