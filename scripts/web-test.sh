@@ -14,9 +14,9 @@ fi
 ./scripts/bootstrap.sh
 ./scripts/install-chromium.sh
 
-# The same build as `cargo test --release --workspace` (a no-op right after it in CI): it leaves
-# the server binary and the tiny_checkpoint example in the release directory.
-cargo test --release --workspace --no-run --quiet
+# The server is built with exactly Dockerfile.web's command; the tiny checkpoint writer is an example.
+cargo build --release --locked -p chatterbox-server
+cargo build --release --locked -p chatterbox --example tiny_checkpoint
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 export CBX_SERVER_BIN="$target/release/chatterbox-server"

@@ -8,7 +8,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync, existsSync, writeFileSync } from "node:fs";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -109,18 +109,23 @@ before(async () => {
     assert.ok(existsSync(p), `${what} not found at ${p}`);
   }
   tmp = mkdtempSync(path.join(tmpdir(), "cbx-web-e2e-"));
+  // The tiny checkpoint goes through the images' weight step (deploy/fetch-weights.sh local).
+  execFileSync(TINY_BIN, [path.join(tmp, "tiny")], { stdio: "ignore" });
   const model = path.join(tmp, "model");
-  execFileSync(TINY_BIN, [model], { stdio: "ignore" });
+  execFileSync(path.join(repo, "deploy", "fetch-weights.sh"), ["local", path.join(tmp, "tiny"), model], { stdio: "ignore" });
 
   const [bPort, wPort] = [await freePort(), await freePort()];
   backend = `http://127.0.0.1:${bPort}`;
   web = `http://127.0.0.1:${wPort}`;
-  const b = start(
-    "chatterbox-server",
-    SERVER_BIN,
-    ["--host", "127.0.0.1", "--port", String(bPort), "--model-dir", model, "--out-dir", path.join(tmp, "out"), "--threads", "1"],
-    { RUST_LOG: "warn" },
-  );
+  // Configured through the environment, as in the server image (Dockerfile.base / Dockerfile.web).
+  const b = start("chatterbox-server", SERVER_BIN, [], {
+    CHATTERBOX_HOST: "127.0.0.1",
+    CHATTERBOX_PORT: String(bPort),
+    CHATTERBOX_MODEL_DIR: model,
+    CHATTERBOX_OUT_DIR: path.join(tmp, "out"),
+    CHATTERBOX_THREADS: "1",
+    RUST_LOG: "warn",
+  });
   const w = start("next", process.execPath, [path.join(webDir, ".next", "standalone", "server.js")], {
     PORT: String(wPort),
     HOSTNAME: "127.0.0.1",
@@ -170,6 +175,24 @@ after(async () => {
     ),
   );
   if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The exec-form HEALTHCHECK command of a Dockerfile. */
+function healthcheck(dockerfile) {
+  const text = readFileSync(path.join(repo, dockerfile), "utf8").replace(/\\\n/g, " ");
+  const m = text.match(/^HEALTHCHECK .*?CMD (\[.*\])\s*$/m);
+  assert.ok(m, `${dockerfile} has an exec-form HEALTHCHECK`);
+  return JSON.parse(m[1]);
+}
+
+test("the images' HEALTHCHECK commands pass against the running servers", () => {
+  const [cmd, ...args] = healthcheck("Dockerfile.web");
+  execFileSync(cmd, args.map((a) => a.replace("127.0.0.1:7860", new URL(backend).host)), { stdio: "ignore" });
+  const [wcmd, ...wargs] = healthcheck("web/Dockerfile");
+  execFileSync(wcmd === "node" ? process.execPath : wcmd, wargs, {
+    stdio: "ignore",
+    env: { ...process.env, PORT: new URL(web).port },
+  });
 });
 
 test("/ redirects to /tts, which shows the form with the defaults", async () => {
