@@ -1,0 +1,30 @@
+// Request/response types of the backend, taken from docs/openapi.json through the generated
+// api-types.ts (`npm run gen:types`, run before every build and type check), so a change to the
+// contract that the UI does not follow fails `next build`.
+import type { components, paths } from "./api-types";
+
+type SynthesizeContent = NonNullable<paths["/synthesize"]["post"]["requestBody"]>["content"];
+
+/** Fields of the multipart synthesis form (voice_prompt is the uploaded file). */
+export type SynthesizeForm = SynthesizeContent["multipart/form-data"];
+export type SynthesizeJson = SynthesizeContent["application/json"];
+export type SynthesizeResponse = components["schemas"]["SynthesizeResponse"];
+export type DeleteRequest = components["schemas"]["DeleteRequest"];
+export type DeleteResponse =
+  paths["/delete"]["post"]["responses"][200]["content"]["application/json"];
+export type ApiError = components["schemas"]["Error"];
+export type Health = components["schemas"]["Health"];
+
+/** The sampling parameters the form exposes (every optional numeric field of the request). */
+export type SamplingKey = Exclude<keyof SynthesizeForm, "text" | "session_id" | "voice" | "voice_prompt">;
+
+export function isApiError(v: unknown): v is ApiError {
+  if (typeof v !== "object" || v === null || !("error" in v)) return false;
+  const e = (v as { error: unknown }).error;
+  return (
+    typeof e === "object" &&
+    e !== null &&
+    typeof (e as { code?: unknown }).code === "string" &&
+    typeof (e as { message?: unknown }).message === "string"
+  );
+}

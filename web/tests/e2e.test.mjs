@@ -1,0 +1,324 @@
+// End to end: the real chatterbox-server (tiny random-weight checkpoint) behind the built Next.js
+// standalone server, driven through Debian's Chromium with playwright-core.
+//
+// Needs: `npm run build` done, and the release binaries (scripts/web-test.sh builds them):
+//   CBX_SERVER_BIN  chatterbox-server        (default $CARGO_TARGET_DIR|../target /release/chatterbox-server)
+//   CBX_TINY_BIN    tiny_checkpoint example  (default …/release/examples/tiny_checkpoint)
+//   CHROMIUM        browser                  (default /usr/bin/chromium)
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync, existsSync, readFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const repo = path.resolve(webDir, "..");
+const target = process.env.CARGO_TARGET_DIR ?? path.join(repo, "target");
+const SERVER_BIN = process.env.CBX_SERVER_BIN ?? path.join(target, "release", "chatterbox-server");
+const TINY_BIN = process.env.CBX_TINY_BIN ?? path.join(target, "release", "examples", "tiny_checkpoint");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const RESULTS = path.join(webDir, "test-results");
+
+const procs = [];
+let tmp;
+let web; // base URL of the Next.js server
+let backend; // base URL of chatterbox-server
+let browser;
+let page;
+const pageErrors = [];
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once("error", reject);
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+function start(name, cmd, args, env) {
+  const child = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] });
+  let log = "";
+  const keep = (d) => {
+    log = (log + d.toString()).slice(-8000);
+  };
+  child.stdout.on("data", keep);
+  child.stderr.on("data", keep);
+  const p = { name, child, log: () => log };
+  procs.push(p);
+  return p;
+}
+
+async function waitFor(url, proc, seconds) {
+  const t0 = Date.now();
+  while (Date.now() - t0 < seconds * 1000) {
+    if (proc.child.exitCode !== null) {
+      throw new Error(`${proc.name} exited (${proc.child.exitCode}):\n${proc.log()}`);
+    }
+    try {
+      const r = await fetch(url, { redirect: "manual" });
+      if (r.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`${proc.name} not ready at ${url} after ${seconds} s:\n${proc.log()}`);
+}
+
+/** 16-bit mono PCM WAV. */
+function wav(seconds, sampleRate, f) {
+  const n = Math.round(seconds * sampleRate);
+  const buf = Buffer.alloc(44 + 2 * n);
+  buf.write("RIFF", 0);
+  buf.writeUInt32LE(36 + 2 * n, 4);
+  buf.write("WAVE", 8);
+  buf.write("fmt ", 12);
+  buf.writeUInt32LE(16, 16);
+  buf.writeUInt16LE(1, 20);
+  buf.writeUInt16LE(1, 22);
+  buf.writeUInt32LE(sampleRate, 24);
+  buf.writeUInt32LE(2 * sampleRate, 28);
+  buf.writeUInt16LE(2, 32);
+  buf.writeUInt16LE(16, 34);
+  buf.write("data", 36);
+  buf.writeUInt32LE(2 * n, 40);
+  for (let i = 0; i < n; i++) {
+    const v = Math.max(-1, Math.min(1, f(i / sampleRate)));
+    buf.writeInt16LE(Math.round(v * 32767), 44 + 2 * i);
+  }
+  return buf;
+}
+
+const voiceClip = () =>
+  wav(2, 24000, (t) => 0.3 * Math.sin(2 * Math.PI * 140 * t) * (0.5 + 0.5 * Math.sin(7 * t)) + 0.1 * Math.sin(2 * Math.PI * 420 * t));
+
+before(async () => {
+  for (const [what, p] of [
+    ["chatterbox-server", SERVER_BIN],
+    ["tiny_checkpoint", TINY_BIN],
+    ["chromium", CHROMIUM],
+    ["the standalone build (npm run build)", path.join(webDir, ".next", "standalone", "server.js")],
+  ]) {
+    assert.ok(existsSync(p), `${what} not found at ${p}`);
+  }
+  tmp = mkdtempSync(path.join(tmpdir(), "cbx-web-e2e-"));
+  // The tiny checkpoint goes through the images' weight step (deploy/fetch-weights.sh local).
+  execFileSync(TINY_BIN, [path.join(tmp, "tiny")], { stdio: "ignore" });
+  const model = path.join(tmp, "model");
+  execFileSync(path.join(repo, "deploy", "fetch-weights.sh"), ["local", path.join(tmp, "tiny"), model], { stdio: "ignore" });
+
+  const [bPort, wPort] = [await freePort(), await freePort()];
+  backend = `http://127.0.0.1:${bPort}`;
+  web = `http://127.0.0.1:${wPort}`;
+  // Configured through the environment, as in the server image (Dockerfile.base / Dockerfile.web).
+  const b = start("chatterbox-server", SERVER_BIN, [], {
+    CHATTERBOX_HOST: "127.0.0.1",
+    CHATTERBOX_PORT: String(bPort),
+    CHATTERBOX_MODEL_DIR: model,
+    CHATTERBOX_OUT_DIR: path.join(tmp, "out"),
+    CHATTERBOX_THREADS: "1",
+    RUST_LOG: "warn",
+  });
+  const w = start("next", process.execPath, [path.join(webDir, ".next", "standalone", "server.js")], {
+    PORT: String(wPort),
+    HOSTNAME: "127.0.0.1",
+    TTS_API_BASE: backend,
+    NEXT_TELEMETRY_DISABLED: "1",
+  });
+  await Promise.all([waitFor(`${backend}/health`, b, 120), waitFor(`${web}/tts`, w, 60)]);
+
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--autoplay-policy=no-user-gesture-required",
+    ],
+  });
+  // A phone-sized page: the layout has to work there.
+  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+  page = await ctx.newPage();
+  page.on("pageerror", (e) => pageErrors.push(String(e)));
+  mkdirSync(RESULTS, { recursive: true });
+});
+
+after(async () => {
+  await browser?.close().catch(() => undefined);
+  for (const p of procs) p.child.kill("SIGTERM");
+  await Promise.all(
+    procs.map(
+      (p) =>
+        new Promise((resolve) => {
+          if (p.child.exitCode !== null) return resolve();
+          const t = setTimeout(() => {
+            p.child.kill("SIGKILL");
+            resolve();
+          }, 5000);
+          p.child.once("exit", () => {
+            clearTimeout(t);
+            resolve();
+          });
+        }),
+    ),
+  );
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+/** The exec-form HEALTHCHECK command of a Dockerfile. */
+function healthcheck(dockerfile) {
+  const text = readFileSync(path.join(repo, dockerfile), "utf8").replace(/\\\n/g, " ");
+  const m = text.match(/^HEALTHCHECK .*?CMD (\[.*\])\s*$/m);
+  assert.ok(m, `${dockerfile} has an exec-form HEALTHCHECK`);
+  return JSON.parse(m[1]);
+}
+
+test("the images' HEALTHCHECK commands pass against the running servers", () => {
+  const [cmd, ...args] = healthcheck("Dockerfile.web");
+  execFileSync(cmd, args.map((a) => a.replace("127.0.0.1:7860", new URL(backend).host)), { stdio: "ignore" });
+  const [wcmd, ...wargs] = healthcheck("web/Dockerfile");
+  execFileSync(wcmd === "node" ? process.execPath : wcmd, wargs, {
+    stdio: "ignore",
+    env: { ...process.env, PORT: new URL(web).port },
+  });
+});
+
+test("/ redirects to /tts, which shows the form with the defaults", async () => {
+  await page.goto(`${web}/`);
+  assert.equal(new URL(page.url()).pathname, "/tts");
+  await page.getByRole("heading", { name: "Text to speech" }).waitFor();
+  assert.equal(await page.getByTestId("counter").textContent(), "0 / 2000");
+  await page.getByLabel("Text").fill("Hello from the browser.");
+  assert.equal(await page.getByTestId("counter").textContent(), "23 / 2000");
+  await page.getByText("Advanced").click();
+  assert.equal(await page.getByLabel("Exaggeration").inputValue(), "0.5");
+  assert.equal(await page.getByLabel("CFG weight").inputValue(), "0.5");
+  assert.equal(await page.getByLabel("Temperature").inputValue(), "0.8");
+  assert.equal(await page.getByLabel("Repetition penalty").inputValue(), "1.2");
+  assert.equal(await page.getByLabel("Min p").inputValue(), "0.05");
+  assert.equal(await page.getByLabel("Top p").inputValue(), "1.0");
+  assert.equal(await page.getByLabel("Top k").inputValue(), "0");
+  assert.equal(await page.getByLabel("Seed").inputValue(), "");
+});
+
+test("a file that is not audio is refused in the browser", async () => {
+  await page.locator('input[type="file"]').setInputFiles({
+    name: "notes.txt",
+    mimeType: "text/plain",
+    buffer: Buffer.from("not a voice"),
+  });
+  await page.getByTestId("voice-problem").filter({ hasText: "not an audio file" }).waitFor();
+});
+
+let sid;
+
+test("upload a voice, synthesize, play", async () => {
+  await page.locator('input[type="file"]').setInputFiles({ name: "voice.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  // Duration decoded in the browser.
+  await page.getByTestId("voice-status").filter({ hasText: "voice.wav" }).filter({ hasText: "2.0 s" }).waitFor();
+  assert.equal(await page.getByTestId("voice-problem").textContent(), "");
+  await page.getByLabel("Max speech tokens").fill("30");
+  await page.getByLabel("Seed").fill("7");
+
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 200, await res.text());
+  const body = await res.json();
+  sid = body.session_id;
+  assert.equal(body.voice, "upload");
+  assert.equal(body.play_url, `/api/tts/play/${sid}`);
+
+  const player = page.getByTestId("player");
+  await player.waitFor();
+  await page.waitForFunction(
+    () => {
+      const a = document.querySelector("audio");
+      return a && a.readyState >= 1 && a.duration > 0 && Number.isFinite(a.duration);
+    },
+    null,
+    { timeout: 30000 },
+  );
+  const duration = await player.evaluate((a) => a.duration);
+  assert.ok(Math.abs(duration - body.duration) < 0.05, `audio element ${duration} s vs ${body.duration} s`);
+  await page.getByTestId("voice-status").filter({ hasText: "kept for this session" }).waitFor();
+  await page.screenshot({ path: path.join(RESULTS, "tts-phone.png"), fullPage: true });
+});
+
+test("the next synthesis reuses the session's voice without re-uploading", async () => {
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 200, await res.text());
+  const sent = res.request().postData() ?? "";
+  assert.ok(!sent.includes('name="voice_prompt"'), "no second upload");
+  assert.ok(sent.includes(sid), "same session id sent");
+  const body = await res.json();
+  assert.equal(body.session_id, sid);
+  assert.equal(body.voice, "upload");
+  await page.waitForFunction(() => {
+    const a = document.querySelector("audio");
+    return a && a.src.endsWith("?v=2") && a.readyState >= 1 && a.duration > 0;
+  });
+});
+
+test("the play proxy passes Range through", async () => {
+  const full = await fetch(`${web}/api/tts/play/${sid}`);
+  assert.equal(full.status, 200);
+  assert.equal(full.headers.get("content-type"), "audio/wav");
+  const size = (await full.arrayBuffer()).byteLength;
+  assert.equal(Number(full.headers.get("content-length")), size);
+  const part = await fetch(`${web}/api/tts/play/${sid}`, { headers: { range: "bytes=4-43" } });
+  assert.equal(part.status, 206);
+  assert.equal(part.headers.get("content-range"), `bytes 4-43/${size}`);
+  assert.equal(part.headers.get("content-length"), "40");
+  assert.equal(part.headers.get("accept-ranges"), "bytes");
+  const bytes = Buffer.from(await part.arrayBuffer());
+  assert.equal(bytes.length, 40);
+  assert.equal(bytes.subarray(4, 8).toString(), "WAVE");
+  const bad = await fetch(`${web}/api/tts/play/not-a-session`);
+  assert.equal(bad.status, 404);
+  assert.equal((await bad.json()).error.code, "session_not_found");
+});
+
+test("delete removes the audio on the server", async () => {
+  await page.setViewportSize({ width: 1200, height: 900 });
+  await page.screenshot({ path: path.join(RESULTS, "tts-desktop.png"), fullPage: true });
+  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByTestId("status").filter({ hasText: "Deleted" }).waitFor();
+  assert.equal(await page.getByTestId("player").count(), 0);
+  const r = await fetch(`${backend}/play/${sid}`);
+  assert.equal(r.status, 404);
+});
+
+test("the server's error message is shown as it is", async () => {
+  // Browsers decode a silent clip happily; the backend refuses it (422 invalid_audio).
+  await page.locator('input[type="file"]').setInputFiles({ name: "silence.wav", mimeType: "audio/wav", buffer: wav(1.5, 16000, () => 0) });
+  await page.getByTestId("voice-status").filter({ hasText: "silence.wav" }).waitFor();
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 422);
+  const { error } = await res.json();
+  assert.equal(error.code, "invalid_audio");
+  const shown = page.getByTestId("error");
+  await shown.filter({ hasText: error.message }).waitFor();
+  assert.match(await shown.textContent(), /silent/);
+  await page.screenshot({ path: path.join(RESULTS, "tts-error.png"), fullPage: true });
+  assert.deepEqual(pageErrors, []);
+});
