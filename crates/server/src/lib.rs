@@ -77,7 +77,20 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     }
     let prometheus = PrometheusBuilder::new().install_recorder()?;
     let store = Arc::new(SessionStore::open(&cfg.out_dir)?);
-    tracing::info!(sessions = store.len(), dir = %cfg.out_dir.display(), "sessions recovered");
+    let mut voices = 0;
+    for id in store.ids() {
+        let path = store.voice_path(&id);
+        if path.is_file() {
+            match chatterbox::pipeline::load_voice(&path) {
+                Ok(v) => {
+                    store.set_voice(&id, Arc::new(v));
+                    voices += 1;
+                }
+                Err(e) => tracing::warn!(%id, error = %e, "ignoring unreadable session voice"),
+            }
+        }
+    }
+    tracing::info!(sessions = store.len(), voices, dir = %cfg.out_dir.display(), "sessions recovered");
     let engine = Engine::start(
         cfg.model_dir.clone(),
         cfg.workers,

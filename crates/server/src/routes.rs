@@ -347,6 +347,11 @@ pub async fn synthesize(
     let sr = out.sample_rate;
     let store2 = store.clone();
     let meta = web::block(move || {
+        // Persist the uploaded voice first, so a stored session always has its voice on disk.
+        if let Some(v) = &new_voice {
+            chatterbox::pipeline::save_voice(v, &store2.voice_path(&sid))
+                .map_err(|e| std::io::Error::other(e.to_string()))?;
+        }
         store2.store(&sid, &wav, duration, sr, new_voice.map(|v| (v, "upload")))
     })
     .await

@@ -120,6 +120,16 @@ impl<V> SessionStore<V> {
                 _ => {}
             }
         }
+        for entry in std::fs::read_dir(dir)?.flatten() {
+            let path = entry.path();
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            if let Some(stem) = name.strip_suffix(".voice.safetensors") {
+                let known = Uuid::parse_str(stem).is_ok_and(|id| store.map.contains_key(&id));
+                if !known {
+                    let _ = std::fs::remove_file(&path);
+                }
+            }
+        }
         for id in wavs {
             if !store.map.contains_key(&id) {
                 tracing::warn!(%id, "removing WAV without metadata");
@@ -170,6 +180,23 @@ impl<V> SessionStore<V> {
 
     pub fn meta(&self, id: &Uuid) -> Option<SessionMeta> {
         self.map.get(id).map(|s| s.meta.clone())
+    }
+
+    /// Where a session's uploaded voice (its conditionals) is persisted.
+    pub fn voice_path(&self, id: &Uuid) -> PathBuf {
+        self.dir.join(format!("{id}.voice.safetensors"))
+    }
+
+    /// Ids of the sessions on record.
+    pub fn ids(&self) -> Vec<Uuid> {
+        self.map.iter().map(|s| *s.key()).collect()
+    }
+
+    /// Attach a voice to an existing session (used when recovering persisted voices).
+    pub fn set_voice(&self, id: &Uuid, voice: Arc<V>) {
+        if let Some(mut s) = self.map.get_mut(id) {
+            s.voice = Some(voice);
+        }
     }
 
     /// The session's voice, if one was uploaded.
@@ -228,7 +255,7 @@ impl<V> SessionStore<V> {
     }
 
     fn remove_files(&self, id: &Uuid) {
-        for p in [self.meta_path(id), self.wav_path(id)] {
+        for p in [self.meta_path(id), self.wav_path(id), self.voice_path(id)] {
             if let Err(e) = std::fs::remove_file(&p) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     tracing::warn!(path = %p.display(), error = %e, "could not remove");

@@ -441,10 +441,15 @@ fn bad_input_gets_clear_json_errors_and_harms_nothing() {
 #[test]
 fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
     let s = Server::start(&[]);
-    let (st, v) = synth_json(
-        &s,
-        json!({"text": "Survive a restart.", "seed": 2, "max_new_tokens": 20}),
-    );
+    let form = multipart::Form::new()
+        .text("text", "Survive a restart.")
+        .text("seed", "2")
+        .text("max_new_tokens", "20")
+        .part(
+            "voice_prompt",
+            multipart::Part::bytes(voice_wav(2.0)).file_name("me.wav"),
+        );
+    let (st, v) = synth_form(&s, form);
     assert_eq!(st, 200);
     let sid = v["session_id"].as_str().expect("sid").to_string();
     let (_, before) = play(&s, &sid);
@@ -463,6 +468,13 @@ fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
     let (st, after) = play(&s, &sid);
     assert_eq!(st, 200, "session survived the restart");
     assert_eq!(before, after);
+    // Its uploaded voice survived too: no upload, yet the session speaks in it.
+    let (st, v) = synth_json(
+        &s,
+        json!({"text": "Still me.", "session_id": sid, "max_new_tokens": 10}),
+    );
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["voice"], "upload");
     assert!(!std::fs::read_dir(&out).expect("dir").any(|e| e
         .map(|e| e.file_name().to_string_lossy().contains(".tmp"))
         .unwrap_or(false)));

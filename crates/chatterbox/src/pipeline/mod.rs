@@ -254,6 +254,22 @@ impl Chatterbox {
     }
 }
 
+/// Read a voice written by [`save_voice`] (onto the CPU).
+pub fn load_voice(path: &Path) -> Result<Conditionals> {
+    Conditionals::load(path, &Device::Cpu)
+}
+
+/// Save a voice atomically: a temporary sibling renamed into place, so a crash never leaves a
+/// half-written voice behind.
+pub fn save_voice(voice: &Conditionals, path: &Path) -> Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    voice.save(&tmp)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        Error::io(format!("renaming into {}", path.display()), e)
+    })
+}
+
 /// Fetch the five released files into the standard Hugging Face cache (offline: reuse the cache).
 #[cfg(feature = "hub")]
 pub fn download_from_hub() -> Result<PathBuf> {
