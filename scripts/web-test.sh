@@ -14,9 +14,10 @@ fi
 ./scripts/bootstrap.sh
 ./scripts/install-chromium.sh
 
-# The server is built with exactly Dockerfile.web's command; the tiny checkpoint writer is an example.
-cargo build --release --locked -p chatterbox-server
-cargo build --release --locked -p chatterbox --example tiny_checkpoint
+# The server is built with Dockerfile.web's command (`cargo build --release --locked -p
+# chatterbox-server`) plus, in the same invocation so the dependency features stay identical and
+# nothing is compiled twice, the tiny checkpoint writer example.
+cargo build --release --locked -p chatterbox-server -p chatterbox --bin chatterbox-server --example tiny_checkpoint
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 export CBX_SERVER_BIN="$target/release/chatterbox-server"
