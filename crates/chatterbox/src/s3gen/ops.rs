@@ -6,6 +6,45 @@ use candle_nn::VarBuilder;
 
 use crate::{Error, Result};
 
+/// An element-wise kernel run through [`simd`]. `run` must be `#[inline(always)]` and do its work
+/// in its own body or in `#[inline(always)]` functions it calls directly (calls through a closure
+/// or a function pointer stay separate, baseline-compiled functions).
+pub(crate) trait SimdKernel {
+    type Args<'a>;
+    fn run(args: Self::Args<'_>);
+}
+
+/// Run `K::run(args)` compiled for the best instruction set the CPU has (AVX2+FMA, AVX-512 …,
+/// via `pulp`'s runtime dispatch), so the loops vectorise beyond the SSE2 baseline. The
+/// arithmetic is unchanged (Rust never contracts `a·b + c` into an FMA), so results are
+/// bit-identical to the baseline build.
+#[inline(always)]
+pub(crate) fn simd<K: SimdKernel>(args: K::Args<'_>) {
+    pulp::Arch::new().dispatch(Dispatch::<K>(args))
+}
+
+struct Dispatch<'a, K: SimdKernel>(K::Args<'a>);
+
+impl<K: SimdKernel> pulp::WithSimd for Dispatch<'_, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        K::run(self.0)
+    }
+}
+
+macro_rules! kernel {
+    ($name:ident, ($($a:pat),*): ($($t:ty),*), $body:block) => {
+        struct $name;
+        impl SimdKernel for $name {
+            type Args<'a> = ($($t),*);
+            #[inline(always)]
+            fn run(($($a),*): Self::Args<'_>) $body
+        }
+    };
+}
+
 /// Fetch a tensor as f32 (checkpoints may store other float dtypes).
 pub(crate) fn get(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Tensor> {
     Ok(vb.get(shape, name)?.to_dtype(DType::F32)?)
@@ -94,23 +133,26 @@ impl candle_core::InplaceOp1 for BiasAct<'_> {
         let data = contiguous_f32_mut(storage, layout)?;
         let n = layout.dims().last().copied().unwrap_or(1).max(1);
         let rows_per_task = (PAR_CHUNK / n).max(1);
-        data.par_chunks_mut(rows_per_task * n).for_each(|c| {
-            for row in c.chunks_mut(n) {
-                if let Some(b) = self.bias {
-                    for (o, &b) in row.iter_mut().zip(b) {
-                        *o += b;
-                    }
-                }
-                if self.gelu {
-                    for o in row.iter_mut() {
-                        *o = gelu_scalar(*o);
-                    }
-                }
-            }
-        });
+        data.par_chunks_mut(rows_per_task * n)
+            .for_each(|c| simd::<BiasActK>((c, n, self.bias, self.gelu)));
         Ok(())
     }
 }
+
+kernel!(BiasActK, (c, n, bias, gelu): (&'a mut [f32], usize, Option<&'a [f32]>, bool), {
+    for row in c.chunks_mut(n) {
+        if let Some(b) = bias {
+            for (o, &b) in row.iter_mut().zip(b) {
+                *o += b;
+            }
+        }
+        if gelu {
+            for o in row.iter_mut() {
+                *o = gelu_scalar(*o);
+            }
+        }
+    }
+});
 
 /// In place on a contiguous `(rows, n)` product: `residual + (y + b)`.
 struct BiasResidual<'a> {
@@ -145,25 +187,27 @@ impl candle_core::InplaceOp2 for BiasResidual<'_> {
         let rows_per_task = (PAR_CHUNK / n).max(1);
         data.par_chunks_mut(rows_per_task * n)
             .zip(res.par_chunks(rows_per_task * n))
-            .for_each(|(c, r)| {
-                for (row, rrow) in c.chunks_mut(n).zip(r.chunks(n)) {
-                    match self.bias {
-                        Some(b) => {
-                            for ((o, &b), &r) in row.iter_mut().zip(b).zip(rrow) {
-                                *o = r + (*o + b);
-                            }
-                        }
-                        None => {
-                            for (o, &r) in row.iter_mut().zip(rrow) {
-                                *o += r;
-                            }
-                        }
-                    }
-                }
-            });
+            .for_each(|(c, r)| simd::<BiasResidualK>((c, r, n, self.bias)));
         Ok(())
     }
 }
+
+kernel!(BiasResidualK, (c, r, n, bias): (&'a mut [f32], &'a [f32], usize, Option<&'a [f32]>), {
+    for (row, rrow) in c.chunks_mut(n).zip(r.chunks(n)) {
+        match bias {
+            Some(b) => {
+                for ((o, &b), &r) in row.iter_mut().zip(b).zip(rrow) {
+                    *o = r + (*o + b);
+                }
+            }
+            None => {
+                for (o, &r) in row.iter_mut().zip(rrow) {
+                    *o += r;
+                }
+            }
+        }
+    }
+});
 
 /// Elements per parallel task of the element-wise kernels.
 const PAR_CHUNK: usize = 1 << 14;
@@ -456,26 +500,31 @@ impl candle_core::InplaceOp1 for MishAdd {
         data.par_chunks_mut(rows_per_task * c)
             .enumerate()
             .for_each(|(task, chunk)| {
-                for (i, row) in chunk.chunks_mut(c).enumerate() {
-                    let bi = (task * rows_per_task + i) / self.t.max(1);
-                    match &self.add {
-                        Some(a) => {
-                            let a = &a[bi * c..(bi + 1) * c];
-                            for (o, &a) in row.iter_mut().zip(a) {
-                                *o = mish_scalar(*o) + a;
-                            }
-                        }
-                        None => {
-                            for o in row.iter_mut() {
-                                *o = mish_scalar(*o);
-                            }
-                        }
-                    }
-                }
+                let row0 = task * rows_per_task;
+                simd::<MishAddK>((chunk, c, row0, self.t.max(1), self.add.as_deref()))
             });
         Ok(())
     }
 }
+
+kernel!(MishAddK, (chunk, c, row0, t, add): (&'a mut [f32], usize, usize, usize, Option<&'a [f32]>), {
+    for (i, row) in chunk.chunks_mut(c).enumerate() {
+        match add {
+            Some(a) => {
+                let bi = (row0 + i) / t;
+                let a = &a[bi * c..(bi + 1) * c];
+                for (o, &a) in row.iter_mut().zip(a) {
+                    *o = mish_scalar(*o) + a;
+                }
+            }
+            None => {
+                for o in row.iter_mut() {
+                    *o = mish_scalar(*o);
+                }
+            }
+        }
+    }
+});
 
 pub(crate) fn silu(x: &Tensor) -> Result<Tensor> {
     Ok(candle_nn::ops::silu(x)?)
@@ -506,15 +555,19 @@ pub(crate) fn snake(x: &Tensor, alpha: &[f32]) -> Result<Tensor> {
             .enumerate()
             .for_each(|(row, (o, s))| {
                 let a = alpha[row % c];
-                let inv = 1.0 / (a + 1e-9);
-                for (o, &e) in o.iter_mut().zip(s) {
-                    let sn = sin_approx(e * a);
-                    *o = e + inv * (sn * sn);
-                }
+                simd::<SnakeK>((o, s, a))
             })
     })?;
     Ok(Tensor::from_vec(out, (b, c, t), x.device())?)
 }
+
+kernel!(SnakeK, (o, s, a): (&'a mut [f32], &'a [f32], f32), {
+    let inv = 1.0 / (a + 1e-9);
+    for (o, &e) in o.iter_mut().zip(s) {
+        let sn = sin_approx(e * a);
+        *o = e + inv * (sn * sn);
+    }
+});
 
 /// `sin(x)` in f32 to ~1e-7 absolute for `|x| < 1e5`: Cody–Waite reduction by π (four-part
 /// constant), then an odd Taylor polynomial to degree 11 on `[−π/2, π/2]`; branch-free.
@@ -591,11 +644,23 @@ impl candle_core::InplaceOp1 for RowSoftmax {
         };
         data[start..end]
             .par_chunks_mut(self.0)
-            .for_each(softmax_row);
+            .for_each(|row| simd::<SoftmaxK>(row));
         Ok(())
     }
 }
 
+struct SoftmaxK;
+
+impl SimdKernel for SoftmaxK {
+    type Args<'a> = &'a mut [f32];
+
+    #[inline(always)]
+    fn run(row: &mut [f32]) {
+        softmax_row(row)
+    }
+}
+
+#[inline(always)]
 fn softmax_row(row: &mut [f32]) {
     let mut m = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);
@@ -659,19 +724,28 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
 }
 
 /// Element-wise map over a tensor in parallel chunks.
-pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
+pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync + Copy) -> Result<Tensor> {
     use rayon::prelude::*;
     let mut out = vec![0f32; x.elem_count()];
     with_slice(x, |src| {
         out.par_chunks_mut(PAR_CHUNK)
             .zip(src.par_chunks(PAR_CHUNK))
-            .for_each(|(o, s)| {
-                for (o, &e) in o.iter_mut().zip(s) {
-                    *o = f(e);
-                }
-            })
+            .for_each(|(o, s)| simd::<MapK<_>>((o, s, f)))
     })?;
     Ok(Tensor::from_vec(out, x.shape().clone(), x.device())?)
+}
+
+struct MapK<F>(std::marker::PhantomData<F>);
+
+impl<F: Fn(f32) -> f32 + Copy> SimdKernel for MapK<F> {
+    type Args<'a> = (&'a mut [f32], &'a [f32], F);
+
+    #[inline(always)]
+    fn run((o, s, f): Self::Args<'_>) {
+        for (o, &e) in o.iter_mut().zip(s) {
+            *o = f(e);
+        }
+    }
 }
 
 /// `(B, C, T) ↔ (B, T, C)`, contiguous.
