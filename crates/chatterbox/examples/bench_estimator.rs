@@ -9,6 +9,9 @@ use chatterbox::pipeline::random_weights::RandomWeights;
 use chatterbox::s3gen::{Estimator, EstimatorConfig, GaussianRng};
 use std::time::Instant;
 
+#[path = "common/rss.rs"]
+mod rss;
+
 fn main() -> anyhow::Result<()> {
     let args: Vec<usize> = std::env::args()
         .skip(1)
@@ -45,5 +48,6 @@ fn main() -> anyhow::Result<()> {
         "estimator call (CFG batch 2, T={t}): min {min:.2} s over {calls}: {}",
         list.join(" ")
     );
+    println!("peak RSS: {:.0} MiB", rss::peak_rss_mib());
     Ok(())
 }
