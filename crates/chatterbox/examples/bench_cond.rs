@@ -16,6 +16,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+#[path = "common/rss.rs"]
+mod rss;
+
 fn random_weights(tsv: &str, prefixes: &[&str]) -> anyhow::Result<HashMap<String, Tensor>> {
     let dev = Device::Cpu;
     let mut m = HashMap::new();
@@ -136,5 +139,6 @@ fn main() -> anyhow::Result<()> {
         models.campplus.embed(&wav16, &dev).map(|_| ())
     })?;
     println!("best prepare_conditionals: {best:.3} s");
+    println!("peak RSS: {:.0} MiB", rss::peak_rss_mib());
     Ok(())
 }

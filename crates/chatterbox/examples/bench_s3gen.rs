@@ -11,6 +11,9 @@ use chatterbox::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
 use std::collections::HashMap;
 use std::time::Instant;
 
+#[path = "common/rss.rs"]
+mod rss;
+
 fn random_weights(cfg: &S3GenConfig, rng: &mut GaussianRng) -> anyhow::Result<S3Gen> {
     let rec = Recorder::new();
     S3Gen::load(&rec.var_builder(), cfg)?;
@@ -106,5 +109,6 @@ fn main() -> anyhow::Result<()> {
         "S3Gen tokens→wav: {t_all:.2} s for {secs:.2} s of audio (RTF {:.2})",
         t_all / secs
     );
+    println!("peak RSS: {:.0} MiB", rss::peak_rss_mib());
     Ok(())
 }

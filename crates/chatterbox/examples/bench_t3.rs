@@ -8,6 +8,9 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
+#[path = "common/rss.rs"]
+mod rss;
+
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use chatterbox::manifest;
@@ -75,5 +78,6 @@ fn main() -> anyhow::Result<()> {
         times.first().copied().unwrap_or(f64::NAN),
         times.len()
     );
+    println!("peak RSS: {:.0} MiB", rss::peak_rss_mib());
     Ok(())
 }

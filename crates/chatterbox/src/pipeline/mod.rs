@@ -11,6 +11,7 @@
 
 mod params;
 pub mod random_weights;
+mod st_file;
 pub mod tiny;
 
 pub use crate::conditioning::Conditionals;
@@ -51,23 +52,15 @@ pub const HUB_REPO: &str = "ResembleAI/chatterbox";
 const SOS: u32 = 6561;
 const EOS: u32 = 6562;
 
-/// Memory-map a safetensors file; every float dtype is converted to f32 on access.
-#[allow(unsafe_code)]
-fn mmap(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
-    if !path.is_file() {
-        return Err(Error::Checkpoint {
-            path: path.to_path_buf(),
-            msg: "file not found".into(),
-        });
-    }
-    // SAFETY: the file is opened read-only and treated as immutable for the model's lifetime;
-    // model directories are not rewritten while a server runs.
-    unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }.map_err(|e| {
-        Error::Checkpoint {
-            path: path.to_path_buf(),
-            msg: e.to_string(),
-        }
-    })
+/// Open a safetensors file whose tensors are read on request (see [`st_file`]); every float
+/// dtype is converted to f32 on access.
+fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+    let file = st_file::SafetensorsFile::open(path)?;
+    Ok(VarBuilder::from_backend(
+        Box::new(file),
+        DType::F32,
+        device.clone(),
+    ))
 }
 
 /// `drop_invalid_tokens` + the `< 6561` filter of the reference: keep what lies after the first
@@ -111,9 +104,9 @@ impl Chatterbox {
         } else {
             ModelConfig::default()
         };
-        let ve = mmap(&dir.join(VE_FILE), &device)?;
-        let t3_vb = mmap(&dir.join(T3_FILE), &device)?;
-        let s3 = mmap(&dir.join(S3GEN_FILE), &device)?;
+        let ve = open_checkpoint(&dir.join(VE_FILE), &device)?;
+        let t3_vb = open_checkpoint(&dir.join(T3_FILE), &device)?;
+        let s3 = open_checkpoint(&dir.join(S3GEN_FILE), &device)?;
         let ctx = |file: &str| {
             let path = dir.join(file);
             move |e: Error| match e {

@@ -8,7 +8,9 @@
 use candle_core::{Device, Tensor};
 use candle_nn::VarBuilder;
 
-use super::ops::{gelu, mish, silu, softmax_, swap_ct, ConvBtc, LayerNorm, Linear};
+use super::ops::{
+    mish, mish_add_, silu, softmax_, swap_ct, with_slice, ConvBtc, Epilogue, LayerNorm, Linear,
+};
 
 /// Query rows per attention chunk.
 const ATTN_CHUNK: usize = 128;
@@ -58,8 +60,9 @@ impl CausalBlock {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        mish(&self.norm.forward(&self.conv.forward(x)?)?)
+    /// `Mish(LN(conv(x)))`, plus `add` `(B, C)` broadcast over time when given.
+    fn forward(&self, x: &Tensor, add: Option<&Tensor>) -> Result<Tensor> {
+        mish_add_(self.norm.forward(&self.conv.forward(x)?)?, add)
     }
 }
 
@@ -87,10 +90,9 @@ impl ResBlock {
 
     /// x `(B, T, Cin)`, `temb_act` = Mish(temb) `(B, E)`.
     fn forward(&self, x: &Tensor, temb_act: &Tensor) -> Result<Tensor> {
-        let h = self.block1.forward(x)?;
-        let h = h.broadcast_add(&self.mlp.forward(temb_act)?.unsqueeze(1)?)?;
-        let h = self.block2.forward(&h)?;
-        Ok((h + self.res_conv.forward(x)?)?)
+        let h = self.block1.forward(x, Some(&self.mlp.forward(temb_act)?))?;
+        let h = self.block2.forward(&h, None)?;
+        self.res_conv.forward_with(x, Epilogue::Residual(&h))
     }
 }
 
@@ -112,7 +114,9 @@ impl TBlock {
         let inner = heads * head_dim;
         let a = vb.pp("attn1");
         let w = |n: &str| super::ops::get(&a.pp(n), &[inner, dim], "weight");
-        let qkv = Tensor::cat(&[w("to_q")?, w("to_k")?, w("to_v")?], 0)?;
+        // The attention scale 1/√d is folded into the query weights (exact for d = 64).
+        let scale = 1.0 / (head_dim as f64).sqrt();
+        let qkv = Tensor::cat(&[(w("to_q")? * scale)?, w("to_k")?, w("to_v")?], 0)?;
         let ff = vb.pp("ff").pp("net");
         Ok(Self {
             norm1: LayerNorm::load(&vb.pp("norm1"), dim, 1e-5)?,
@@ -128,35 +132,52 @@ impl TBlock {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, _) = x.dims3()?;
-        let (h, d) = (self.heads, self.head_dim);
-        let qkv = self
-            .qkv
-            .forward(&self.norm1.forward(x)?)?
-            .reshape((b, t, 3, h, d))?
-            .permute((2, 0, 3, 1, 4))?; // (3, B, H, T, d)
-        let q = (qkv.get(0)?.contiguous()? * (1.0 / (d as f64).sqrt()))?;
-        let k = qkv.get(1)?.contiguous()?;
-        let v = qkv.get(2)?.contiguous()?;
-        // Queries in chunks, so each chunk's scores (B·H × chunk × T) stay in cache.
-        let kt = k.t()?;
-        let mut outs = Vec::with_capacity(t.div_ceil(ATTN_CHUNK));
-        for start in (0..t).step_by(ATTN_CHUNK) {
-            let len = ATTN_CHUNK.min(t - start);
-            let qc = q.narrow(2, start, len)?;
-            let attn = softmax_(qc.matmul(&kt)?)?;
-            outs.push(attn.matmul(&v)?);
-        }
-        let y = if outs.len() == 1 {
-            outs.remove(0)
-        } else {
-            Tensor::cat(&outs, 2)?
-        };
-        let y = y.transpose(1, 2)?.reshape((b, t, h * d))?;
-        let x = (x + self.to_out.forward(&y)?)?;
+        let qkv = self.qkv.forward(&self.norm1.forward(x)?)?;
+        let y = self.attention(&qkv, b, t)?;
+        let x = self.to_out.forward_with(&y, Epilogue::Residual(x))?;
         let f = self
-            .ff2
-            .forward(&gelu(&self.ff1.forward(&self.norm3.forward(&x)?)?)?)?;
-        Ok((x + f)?)
+            .ff1
+            .forward_with(&self.norm3.forward(&x)?, Epilogue::Gelu)?;
+        self.ff2.forward_with(&f, Epilogue::Residual(&x))
+    }
+
+    /// Multi-head attention on the fused projections `qkv` `(B, T, 3·H·d)` (queries pre-scaled)
+    /// → `(B, T, H·d)`. Each (batch row, query chunk) is one task: its heads' scores
+    /// (H × chunk × T) stay in cache, and q/k/v are read in place through strided views.
+    fn attention(&self, qkv: &Tensor, b: usize, t: usize) -> Result<Tensor> {
+        use rayon::prelude::*;
+        let (h, d) = (self.heads, self.head_dim);
+        let inner = h * d;
+        let qkv = qkv.reshape((b, t, 3, h, d))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, d)
+        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+        let tasks: Vec<(usize, usize)> = (0..b)
+            .flat_map(|bi| (0..t).step_by(ATTN_CHUNK).map(move |s| (bi, s)))
+            .collect();
+        let outs = tasks
+            .par_iter()
+            .map(|&(bi, start)| -> Result<Tensor> {
+                let len = ATTN_CHUNK.min(t - start);
+                let qc = q.get(bi)?.narrow(1, start, len)?; // (H, len, d)
+                let kt = k.get(bi)?.t()?; // (H, d, T)
+                let attn = softmax_(qc.matmul(&kt)?)?;
+                Ok(attn.matmul(&v.get(bi)?)?) // (H, len, d), contiguous
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Interleave the heads back into (B, T, H·d).
+        let mut y = vec![0f32; b * t * inner];
+        for (&(bi, start), o) in tasks.iter().zip(&outs) {
+            let len = ATTN_CHUNK.min(t - start);
+            with_slice(o, |o| {
+                for hh in 0..h {
+                    for i in 0..len {
+                        let dst = (bi * t + start + i) * inner + hh * d;
+                        let src = (hh * len + i) * d;
+                        y[dst..dst + d].copy_from_slice(&o[src..src + d]);
+                    }
+                }
+            })?;
+        }
+        Ok(Tensor::from_vec(y, (b, t, inner), qkv.device())?)
     }
 }
 
@@ -291,7 +312,7 @@ impl Estimator {
         if let Some(c) = &self.up.conv {
             h = c.forward(&h)?;
         }
-        let h = self.final_block.forward(&h)?;
+        let h = self.final_block.forward(&h, None)?;
         swap_ct(&self.final_proj.forward(&h)?)
     }
 }

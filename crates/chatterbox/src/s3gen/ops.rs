@@ -6,17 +6,66 @@ use candle_nn::VarBuilder;
 
 use crate::{Error, Result};
 
+/// An element-wise kernel run through [`simd`]. `run` must be `#[inline(always)]` and do its work
+/// in its own body or in `#[inline(always)]` functions it calls directly (calls through a closure
+/// or a function pointer stay separate, baseline-compiled functions).
+pub(crate) trait SimdKernel {
+    type Args<'a>;
+    fn run(args: Self::Args<'_>);
+}
+
+/// Run `K::run(args)` compiled for the best instruction set the CPU has (AVX2+FMA, AVX-512 …,
+/// via `pulp`'s runtime dispatch), so the loops vectorise beyond the SSE2 baseline. The
+/// arithmetic is unchanged (Rust never contracts `a·b + c` into an FMA), so results are
+/// bit-identical to the baseline build.
+#[inline(always)]
+pub(crate) fn simd<K: SimdKernel>(args: K::Args<'_>) {
+    pulp::Arch::new().dispatch(Dispatch::<K>(args))
+}
+
+struct Dispatch<'a, K: SimdKernel>(K::Args<'a>);
+
+impl<K: SimdKernel> pulp::WithSimd for Dispatch<'_, K> {
+    type Output = ();
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _: S) {
+        K::run(self.0)
+    }
+}
+
+macro_rules! kernel {
+    ($name:ident, ($($a:pat),*): ($($t:ty),*), $body:block) => {
+        struct $name;
+        impl SimdKernel for $name {
+            type Args<'a> = ($($t),*);
+            #[inline(always)]
+            fn run(($($a),*): Self::Args<'_>) $body
+        }
+    };
+}
+
 /// Fetch a tensor as f32 (checkpoints may store other float dtypes).
 pub(crate) fn get(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Tensor> {
     Ok(vb.get(shape, name)?.to_dtype(DType::F32)?)
 }
 
 /// `nn.Linear` (weight `(out, in)`, optional bias) applied over the last axis of any-rank input.
+/// The bias (and an optional activation or residual) is applied in place on the fresh product.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
     /// `(in, out)`, contiguous, so the product needs no transposed copy.
     wt: Tensor,
-    b: Option<Tensor>,
+    b: Option<Vec<f32>>,
+}
+
+/// What [`Linear::forward_with`] applies after the bias.
+pub(crate) enum Epilogue<'a> {
+    None,
+    /// Exact (erf) GELU.
+    Gelu,
+    /// `residual + (x·W + b)`; the residual has the output's shape.
+    Residual(&'a Tensor),
 }
 
 impl Linear {
@@ -34,24 +83,146 @@ impl Linear {
     pub(crate) fn from_weights(w: &Tensor, b: Option<Tensor>) -> Result<Self> {
         Ok(Self {
             wt: w.t()?.contiguous()?,
-            b,
+            b: b.map(|b| b.flatten_all()?.to_vec1::<f32>()).transpose()?,
         })
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.forward_with(x, Epilogue::None)
+    }
+
+    pub(crate) fn forward_with(&self, x: &Tensor, epi: Epilogue) -> Result<Tensor> {
         let dims = x.dims().to_vec();
         let inp = dims[dims.len() - 1];
         let rows = x.elem_count() / inp.max(1);
         let y = x.reshape((rows, inp))?.matmul(&self.wt)?;
-        let y = match &self.b {
-            Some(b) => y.broadcast_add(b)?,
-            None => y,
-        };
         let mut out = dims;
         let last = out.len() - 1;
         out[last] = self.wt.dim(1)?;
+        let bias = self.b.as_deref();
+        match epi {
+            Epilogue::None if bias.is_none() => {}
+            Epilogue::None => y.inplace_op1(&BiasAct { bias, gelu: false })?,
+            Epilogue::Gelu => y.inplace_op1(&BiasAct { bias, gelu: true })?,
+            Epilogue::Residual(r) => {
+                let r = r.reshape(y.shape())?.contiguous()?;
+                y.inplace_op2(&r, &BiasResidual { bias })?
+            }
+        }
         Ok(y.reshape(out)?)
     }
+}
+
+/// In place on a contiguous `(rows, n)` product: `y + b`, then GELU if asked.
+struct BiasAct<'a> {
+    bias: Option<&'a [f32]>,
+    gelu: bool,
+}
+
+impl candle_core::InplaceOp1 for BiasAct<'_> {
+    fn name(&self) -> &'static str {
+        "bias-act"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let data = contiguous_f32_mut(storage, layout)?;
+        let n = layout.dims().last().copied().unwrap_or(1).max(1);
+        let rows_per_task = (PAR_CHUNK / n).max(1);
+        data.par_chunks_mut(rows_per_task * n)
+            .for_each(|c| simd::<BiasActK>((c, n, self.bias, self.gelu)));
+        Ok(())
+    }
+}
+
+kernel!(BiasActK, (c, n, bias, gelu): (&'a mut [f32], usize, Option<&'a [f32]>, bool), {
+    for row in c.chunks_mut(n) {
+        if let Some(b) = bias {
+            for (o, &b) in row.iter_mut().zip(b) {
+                *o += b;
+            }
+        }
+        if gelu {
+            for o in row.iter_mut() {
+                *o = gelu_scalar(*o);
+            }
+        }
+    }
+});
+
+/// In place on a contiguous `(rows, n)` product: `residual + (y + b)`.
+struct BiasResidual<'a> {
+    bias: Option<&'a [f32]>,
+}
+
+impl candle_core::InplaceOp2 for BiasResidual<'_> {
+    fn name(&self) -> &'static str {
+        "bias-residual"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &mut candle_core::CpuStorage,
+        l1: &candle_core::Layout,
+        s2: &candle_core::CpuStorage,
+        l2: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let n = l1.dims().last().copied().unwrap_or(1).max(1);
+        let data = contiguous_f32_mut(s1, l1)?;
+        let Some((start, end)) = l2.contiguous_offsets() else {
+            candle_core::bail!("bias-residual: residual is not contiguous")
+        };
+        let candle_core::CpuStorage::F32(res) = s2 else {
+            candle_core::bail!("bias-residual: f32 only")
+        };
+        let res = &res[start..end];
+        if res.len() != data.len() {
+            candle_core::bail!("bias-residual: {} residuals for {}", res.len(), data.len())
+        }
+        let rows_per_task = (PAR_CHUNK / n).max(1);
+        data.par_chunks_mut(rows_per_task * n)
+            .zip(res.par_chunks(rows_per_task * n))
+            .for_each(|(c, r)| simd::<BiasResidualK>((c, r, n, self.bias)));
+        Ok(())
+    }
+}
+
+kernel!(BiasResidualK, (c, r, n, bias): (&'a mut [f32], &'a [f32], usize, Option<&'a [f32]>), {
+    for (row, rrow) in c.chunks_mut(n).zip(r.chunks(n)) {
+        match bias {
+            Some(b) => {
+                for ((o, &b), &r) in row.iter_mut().zip(b).zip(rrow) {
+                    *o = r + (*o + b);
+                }
+            }
+            None => {
+                for (o, &r) in row.iter_mut().zip(rrow) {
+                    *o += r;
+                }
+            }
+        }
+    }
+});
+
+/// Elements per parallel task of the element-wise kernels.
+const PAR_CHUNK: usize = 1 << 14;
+
+fn contiguous_f32_mut<'a>(
+    storage: &'a mut candle_core::CpuStorage,
+    layout: &candle_core::Layout,
+) -> candle_core::Result<&'a mut [f32]> {
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("in-place kernel: input is not contiguous")
+    };
+    let candle_core::CpuStorage::F32(data) = storage else {
+        candle_core::bail!("in-place kernel: f32 only")
+    };
+    Ok(&mut data[start..end])
 }
 
 /// `nn.LayerNorm` over the last axis.
@@ -88,7 +259,7 @@ impl LayerNorm {
 pub(crate) struct ConvBtc {
     /// `(k·Cin, Cout)`; row `j·Cin + c` holds tap `j` of input channel `c`.
     w: Tensor,
-    b: Option<Tensor>,
+    b: Option<Vec<f32>>,
     k: usize,
     left: usize,
     right: usize,
@@ -113,7 +284,7 @@ impl ConvBtc {
             .contiguous()?;
         Ok(Self {
             w,
-            b: Some(b),
+            b: Some(b.to_vec1::<f32>()?),
             k,
             left,
             right,
@@ -122,25 +293,40 @@ impl ConvBtc {
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (b, t, c) = x.dims3()?;
-        let x = if self.left + self.right > 0 {
-            x.pad_with_zeros(1, self.left, self.right)?
+        let t_out = (t + self.left + self.right + 1)
+            .checked_sub(self.k)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("conv: {t} frames for kernel {}", self.k))
+            })?;
+        let cols = if self.k == 1 && self.left + self.right == 0 {
+            x.contiguous()?
         } else {
-            x.clone()
-        };
-        let t_out = t + self.left + self.right + 1 - self.k;
-        let cols = if self.k == 1 {
-            x
-        } else {
-            let taps = (0..self.k)
-                .map(|j| x.narrow(1, j, t_out))
-                .collect::<candle_core::Result<Vec<_>>>()?;
-            Tensor::cat(&taps, 2)?
+            // Unfold: row (b, t) = [x[t − left + j] for j in 0..k] (zeros outside), one pass.
+            use rayon::prelude::*;
+            let (k, left) = (self.k, self.left);
+            let width = k * c;
+            let mut out = vec![0f32; b * t_out * width];
+            with_slice(x, |src| {
+                out.par_chunks_mut(width).enumerate().for_each(|(row, o)| {
+                    let (bi, to) = (row / t_out, row % t_out);
+                    for j in 0..k {
+                        let ti = (to + j).wrapping_sub(left);
+                        if ti < t {
+                            let s = (bi * t + ti) * c;
+                            o[j * c..(j + 1) * c].copy_from_slice(&src[s..s + c]);
+                        }
+                    }
+                })
+            })?;
+            Tensor::from_vec(out, (b, t_out, width), x.device())?
         };
         let y = cols.reshape((b * t_out, self.k * c))?.matmul(&self.w)?;
-        let y = match &self.b {
-            Some(bias) => y.broadcast_add(bias)?,
-            None => y,
-        };
+        if let Some(bias) = &self.b {
+            y.inplace_op1(&BiasAct {
+                bias: Some(bias),
+                gelu: false,
+            })?;
+        }
         Ok(y.reshape((b, t_out, ()))?)
     }
 }
@@ -254,17 +440,91 @@ impl ConvTranspose1d {
 
 /// `x·tanh(softplus(x))`, written as `x·n(n+2)/(n(n+2)+2)` with `n = eˣ` (one exponential).
 pub(crate) fn mish(x: &Tensor) -> Result<Tensor> {
-    par_map(x, |v| {
-        let n = exp_approx(v.min(20.0));
-        let m = n * (n + 2.0);
-        let y = v * m / (m + 2.0);
-        if v > 20.0 {
-            v
-        } else {
-            y
-        }
-    })
+    par_map(x, mish_scalar)
 }
+
+#[inline(always)]
+fn mish_scalar(v: f32) -> f32 {
+    let n = exp_approx(v.min(20.0));
+    let m = n * (n + 2.0);
+    let y = v * m / (m + 2.0);
+    if v > 20.0 {
+        v
+    } else {
+        y
+    }
+}
+
+/// In place on a fresh contiguous `(B, T, C)` tensor: `Mish(x)`, plus `add[b]` `(B, C)` per
+/// batch row when given.
+pub(crate) fn mish_add_(x: Tensor, add: Option<&Tensor>) -> Result<Tensor> {
+    let x = x.contiguous()?;
+    let (b, t, c) = x.dims3()?;
+    let add = match add {
+        Some(a) => {
+            let a = a.flatten_all()?.to_vec1::<f32>()?;
+            if a.len() != b * c {
+                return Err(Error::InvalidArgument(format!(
+                    "mish_add: {} values for batch {b} × {c} channels",
+                    a.len()
+                )));
+            }
+            Some(a)
+        }
+        None => None,
+    };
+    x.inplace_op1(&MishAdd { add, t, c })?;
+    Ok(x)
+}
+
+struct MishAdd {
+    add: Option<Vec<f32>>,
+    t: usize,
+    c: usize,
+}
+
+impl candle_core::InplaceOp1 for MishAdd {
+    fn name(&self) -> &'static str {
+        "mish-add"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let data = contiguous_f32_mut(storage, layout)?;
+        let c = self.c.max(1);
+        let rows_per_task = (PAR_CHUNK / c).max(1);
+        data.par_chunks_mut(rows_per_task * c)
+            .enumerate()
+            .for_each(|(task, chunk)| {
+                let row0 = task * rows_per_task;
+                simd::<MishAddK>((chunk, c, row0, self.t.max(1), self.add.as_deref()))
+            });
+        Ok(())
+    }
+}
+
+kernel!(MishAddK, (chunk, c, row0, t, add): (&'a mut [f32], usize, usize, usize, Option<&'a [f32]>), {
+    for (i, row) in chunk.chunks_mut(c).enumerate() {
+        match add {
+            Some(a) => {
+                let bi = (row0 + i) / t;
+                let a = &a[bi * c..(bi + 1) * c];
+                for (o, &a) in row.iter_mut().zip(a) {
+                    *o = mish_scalar(*o) + a;
+                }
+            }
+            None => {
+                for o in row.iter_mut() {
+                    *o = mish_scalar(*o);
+                }
+            }
+        }
+    }
+});
 
 pub(crate) fn silu(x: &Tensor) -> Result<Tensor> {
     Ok(candle_nn::ops::silu(x)?)
@@ -295,15 +555,19 @@ pub(crate) fn snake(x: &Tensor, alpha: &[f32]) -> Result<Tensor> {
             .enumerate()
             .for_each(|(row, (o, s))| {
                 let a = alpha[row % c];
-                let inv = 1.0 / (a + 1e-9);
-                for (o, &e) in o.iter_mut().zip(s) {
-                    let sn = sin_approx(e * a);
-                    *o = e + inv * (sn * sn);
-                }
+                simd::<SnakeK>((o, s, a))
             })
     })?;
     Ok(Tensor::from_vec(out, (b, c, t), x.device())?)
 }
+
+kernel!(SnakeK, (o, s, a): (&'a mut [f32], &'a [f32], f32), {
+    let inv = 1.0 / (a + 1e-9);
+    for (o, &e) in o.iter_mut().zip(s) {
+        let sn = sin_approx(e * a);
+        *o = e + inv * (sn * sn);
+    }
+});
 
 /// `sin(x)` in f32 to ~1e-7 absolute for `|x| < 1e5`: Cody–Waite reduction by π (four-part
 /// constant), then an odd Taylor polynomial to degree 11 on `[−π/2, π/2]`; branch-free.
@@ -327,18 +591,22 @@ pub(crate) fn sin_approx(x: f32) -> f32 {
 
 /// Exact (erf) GELU, `x/2 · (1 + erf(x/√2))`, with erf to 1.5e-7 (Abramowitz–Stegun 7.1.26,
 /// the approximation PyTorch's vectorised CPU kernel uses too).
+#[cfg(test)]
 pub(crate) fn gelu(x: &Tensor) -> Result<Tensor> {
-    par_map(x, |v| {
-        let z = v * std::f32::consts::FRAC_1_SQRT_2;
-        let a = z.abs();
-        let t = 1.0 / (1.0 + 0.327_591_1 * a);
-        let p = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
-            + 0.254_829_6)
-            * t;
-        let e = 1.0 - p * exp_approx(-a * a);
-        let erf = if z < 0.0 { -e } else { e };
-        0.5 * v * (1.0 + erf)
-    })
+    par_map(x, gelu_scalar)
+}
+
+#[inline(always)]
+fn gelu_scalar(v: f32) -> f32 {
+    let z = v * std::f32::consts::FRAC_1_SQRT_2;
+    let a = z.abs();
+    let t = 1.0 / (1.0 + 0.327_591_1 * a);
+    let p = ((((1.061_405_4 * t - 1.453_152_1) * t + 1.421_413_8) * t - 0.284_496_72) * t
+        + 0.254_829_6)
+        * t;
+    let e = 1.0 - p * exp_approx(-a * a);
+    let erf = if z < 0.0 { -e } else { e };
+    0.5 * v * (1.0 + erf)
 }
 
 /// `softmax` over the last axis, rows in parallel, with a vectorisable exponential, computed in
@@ -376,11 +644,23 @@ impl candle_core::InplaceOp1 for RowSoftmax {
         };
         data[start..end]
             .par_chunks_mut(self.0)
-            .for_each(softmax_row);
+            .for_each(|row| simd::<SoftmaxK>(row));
         Ok(())
     }
 }
 
+struct SoftmaxK;
+
+impl SimdKernel for SoftmaxK {
+    type Args<'a> = &'a mut [f32];
+
+    #[inline(always)]
+    fn run(row: &mut [f32]) {
+        softmax_row(row)
+    }
+}
+
+#[inline(always)]
 fn softmax_row(row: &mut [f32]) {
     let mut m = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);
@@ -411,7 +691,7 @@ fn softmax_row(row: &mut [f32]) {
 }
 
 /// Run `f` on the tensor's contiguous f32 data without copying it.
-fn with_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
+pub(crate) fn with_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
     let x = x.contiguous()?;
     let (storage, layout) = x.storage_and_layout();
     let (start, end) = layout
@@ -444,19 +724,28 @@ pub(crate) fn exp_approx(x: f32) -> f32 {
 }
 
 /// Element-wise map over a tensor in parallel chunks.
-pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync) -> Result<Tensor> {
+pub(crate) fn par_map(x: &Tensor, f: impl Fn(f32) -> f32 + Sync + Copy) -> Result<Tensor> {
     use rayon::prelude::*;
     let mut out = vec![0f32; x.elem_count()];
     with_slice(x, |src| {
-        out.par_chunks_mut(1 << 14)
-            .zip(src.par_chunks(1 << 14))
-            .for_each(|(o, s)| {
-                for (o, &e) in o.iter_mut().zip(s) {
-                    *o = f(e);
-                }
-            })
+        out.par_chunks_mut(PAR_CHUNK)
+            .zip(src.par_chunks(PAR_CHUNK))
+            .for_each(|(o, s)| simd::<MapK<_>>((o, s, f)))
     })?;
     Ok(Tensor::from_vec(out, x.shape().clone(), x.device())?)
+}
+
+struct MapK<F>(std::marker::PhantomData<F>);
+
+impl<F: Fn(f32) -> f32 + Copy> SimdKernel for MapK<F> {
+    type Args<'a> = (&'a mut [f32], &'a [f32], F);
+
+    #[inline(always)]
+    fn run((o, s, f): Self::Args<'_>) {
+        for (o, &e) in o.iter_mut().zip(s) {
+            *o = f(e);
+        }
+    }
 }
 
 /// `(B, C, T) ↔ (B, T, C)`, contiguous.
