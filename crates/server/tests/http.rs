@@ -529,16 +529,45 @@ fn overload_gives_429_never_5xx_and_every_200_plays() {
 
 #[test]
 fn a_request_over_the_timeout_gets_504_and_the_server_stays_healthy() {
-    let s = Server::start(&["--request-timeout-seconds", "1", "--workers", "1"]);
-    let (st, v) = synth_json(
-        &s,
-        json!({"text": "A very long request that cannot finish within one second.", "max_new_tokens": 1000, "seed": 1}),
-    );
-    assert_eq!(
-        (st, error_code(&v)),
-        (StatusCode::GATEWAY_TIMEOUT, "timeout"),
-        "{v}"
-    );
+    // One worker and three long requests at once: the later ones wait behind the first, and the
+    // wait counts toward the 1 s timeout, so at least one of them must time out.
+    let s = Server::start(&[
+        "--request-timeout-seconds",
+        "1",
+        "--workers",
+        "1",
+        "--max-queue",
+        "4",
+    ]);
+    let base = s.base.clone();
+    let handles: Vec<_> = (0..3)
+        .map(|i| {
+            let base = base.clone();
+            std::thread::spawn(move || {
+                let r = client()
+                    .post(format!("{base}/synthesize"))
+                    .json(
+                        &json!({"text": "A very long request that cannot finish within one second.",
+                                  "max_new_tokens": 1000, "seed": i}),
+                    )
+                    .send()
+                    .expect("send");
+                let st = r.status();
+                (st, r.json::<Value>().unwrap_or(Value::Null))
+            })
+        })
+        .collect();
+    let mut timed_out = 0;
+    for h in handles {
+        let (st, v) = h.join().expect("thread");
+        if st == StatusCode::GATEWAY_TIMEOUT {
+            assert_eq!(error_code(&v), "timeout", "{v}");
+            timed_out += 1;
+        } else {
+            assert_eq!(st, 200, "{v}");
+        }
+    }
+    assert!(timed_out >= 1, "no request timed out");
     // The cancelled work frees the worker: a short request succeeds afterwards.
     let t0 = Instant::now();
     loop {
