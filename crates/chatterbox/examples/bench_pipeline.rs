@@ -34,7 +34,7 @@ fn write_full_checkpoint(dir: &Path) -> anyhow::Result<()> {
     let ve = RandomWeights::new(2);
     let s3 = RandomWeights::new(3);
     S3Gen::load(&s3.var_builder(), &cfg.s3gen)?;
-    ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning.clone())?;
+    ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning)?;
     ve.save(&dir.join(VE_FILE))?;
     s3.save(&dir.join(S3GEN_FILE))?;
     std::fs::write(dir.join(TOKENIZER_FILE), tiny_tokenizer_json())?;

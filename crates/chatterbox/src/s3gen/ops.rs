@@ -694,7 +694,7 @@ impl candle_core::InplaceOp1 for RowSoftmax {
         };
         data[start..end]
             .par_chunks_mut(self.0)
-            .for_each(|row| simd::<SoftmaxK>(row));
+            .for_each(simd::<SoftmaxK>);
         Ok(())
     }
 }
