@@ -444,12 +444,47 @@ impl Conv1d {
         } else {
             Tensor::stack(&outs, 0)?
         };
-        Ok(match &self.b {
-            Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?)?,
-            None => y,
-        })
+        if let Some(bias) = &self.b {
+            // In place on the fresh product: row (b, c) gets bias[c].
+            let bias = bias.to_vec1::<f32>()?;
+            y.inplace_op1(&ChannelBias { bias, t: t_out })?;
+        }
+        Ok(y)
     }
 }
+
+/// In place on a contiguous `(B, C, T)` tensor: `x[b, c, :] += bias[c]`.
+struct ChannelBias {
+    bias: Vec<f32>,
+    t: usize,
+}
+
+impl candle_core::InplaceOp1 for ChannelBias {
+    fn name(&self) -> &'static str {
+        "channel-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let data = contiguous_f32_mut(storage, layout)?;
+        let (t, c) = (self.t.max(1), self.bias.len().max(1));
+        data.par_chunks_mut(t).enumerate().for_each(|(row, x)| {
+            let b = self.bias[row % c];
+            simd::<AddScalarK>((x, b))
+        });
+        Ok(())
+    }
+}
+
+kernel!(AddScalarK, (x, b): (&'a mut [f32], f32), {
+    for v in x.iter_mut() {
+        *v += b;
+    }
+});
 
 /// A weight-normed ConvTranspose1d on `(B, Cin, T)` (weight `(in, out, k)`, g along the input
 /// axis). Computed without padding (candle's fast col2im path) and cropped afterwards.
