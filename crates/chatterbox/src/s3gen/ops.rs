@@ -393,13 +393,98 @@ impl Conv1d {
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        if self.stride == 1 {
+            return self.forward_unfolded(x);
+        }
         let y = x.conv1d(&self.w, self.padding, self.stride, self.dilation, 1)?;
         Ok(match &self.b {
             Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?)?,
             None => y,
         })
     }
+
+    /// Stride 1, channels first: unfold the padded input into `(Cin·k, T')` (row `c·k + j` is
+    /// channel `c` shifted by tap `j`, one contiguous copy per row), then one product
+    /// `W (Cout, Cin·k) · cols` lands directly in the `(Cout, T')` output layout.
+    fn forward_unfolded(&self, x: &Tensor) -> Result<Tensor> {
+        use rayon::prelude::*;
+        let (b, cin, t) = x.dims3()?;
+        let (cout, _, k) = self.w.dims3()?;
+        let (pad, dil) = (self.padding, self.dilation);
+        let span = dil * (k - 1) + 1;
+        let t_out = (t + 2 * pad)
+            .checked_sub(span)
+            .map(|v| v + 1)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("conv1d: {t} frames for a span of {span}"))
+            })?;
+        let w = self.w.reshape((cout, cin * k))?;
+        let mut outs = Vec::with_capacity(b);
+        for bi in 0..b {
+            let mut cols = vec![0f32; cin * k * t_out];
+            with_slice(&x.get(bi)?, |src| {
+                cols.par_chunks_mut(t_out).enumerate().for_each(|(row, o)| {
+                    let (c, j) = (row / k, row % k);
+                    let src = &src[c * t..(c + 1) * t];
+                    // Output frame i reads input frame i + j·dil − pad.
+                    let shift = (j * dil) as isize - pad as isize;
+                    let lo = (-shift).clamp(0, t_out as isize) as usize;
+                    let hi = (t as isize - shift).clamp(lo as isize, t_out as isize) as usize;
+                    if hi > lo {
+                        let s0 = (lo as isize + shift) as usize;
+                        o[lo..hi].copy_from_slice(&src[s0..s0 + (hi - lo)]);
+                    }
+                })
+            })?;
+            let cols = Tensor::from_vec(cols, (cin * k, t_out), x.device())?;
+            outs.push(w.matmul(&cols)?);
+        }
+        let y = if b == 1 {
+            outs.remove(0).unsqueeze(0)?
+        } else {
+            Tensor::stack(&outs, 0)?
+        };
+        if let Some(bias) = &self.b {
+            // In place on the fresh product: row (b, c) gets bias[c].
+            let bias = bias.to_vec1::<f32>()?;
+            y.inplace_op1(&ChannelBias { bias, t: t_out })?;
+        }
+        Ok(y)
+    }
 }
+
+/// In place on a contiguous `(B, C, T)` tensor: `x[b, c, :] += bias[c]`.
+struct ChannelBias {
+    bias: Vec<f32>,
+    t: usize,
+}
+
+impl candle_core::InplaceOp1 for ChannelBias {
+    fn name(&self) -> &'static str {
+        "channel-bias"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &mut candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<()> {
+        use rayon::prelude::*;
+        let data = contiguous_f32_mut(storage, layout)?;
+        let (t, c) = (self.t.max(1), self.bias.len().max(1));
+        data.par_chunks_mut(t).enumerate().for_each(|(row, x)| {
+            let b = self.bias[row % c];
+            simd::<AddScalarK>((x, b))
+        });
+        Ok(())
+    }
+}
+
+kernel!(AddScalarK, (x, b): (&'a mut [f32], f32), {
+    for v in x.iter_mut() {
+        *v += b;
+    }
+});
 
 /// A weight-normed ConvTranspose1d on `(B, Cin, T)` (weight `(in, out, k)`, g along the input
 /// axis). Computed without padding (candle's fast col2im path) and cropped afterwards.
