@@ -578,7 +578,10 @@ fn a_request_over_the_timeout_gets_504_and_the_server_stays_healthy() {
         if st == 200 {
             break;
         }
-        assert_eq!(error_code(&v), "timeout", "{v}");
+        // While the backlog of cancelled work drains, a retry may time out or find the queue
+        // full (429); it must never be another error.
+        assert!(matches!(error_code(&v), "timeout" | "queue_full"), "{v}");
         assert!(t0.elapsed() < Duration::from_secs(60), "worker never freed");
+        std::thread::sleep(Duration::from_millis(250));
     }
 }
