@@ -84,11 +84,14 @@ fn main() -> anyhow::Result<()> {
         .transpose(1, 2)?
         .contiguous()?;
     let t = Instant::now();
-    let mel = model.flow.decoder.forward(&noise.z, &mu, &spk, &cond)?;
+    let mel = model
+        .flow
+        .decoder
+        .forward(&noise.z, &mu, &spk, &cond, &|| false)?;
     let t_cfm = t.elapsed().as_secs_f64();
     let mel = mel.narrow(2, tm, total - tm)?;
     let t = Instant::now();
-    let wav = model.mel2wav.forward(&mel, &noise.source)?;
+    let wav = model.mel2wav.forward(&mel, &noise.source, &|| false)?;
     let t_hift = t.elapsed().as_secs_f64();
     println!("encoder:  {t_enc:.2} s");
     println!(
@@ -102,7 +105,14 @@ fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let out = model.inference_traced(&tokens, &prompt, &prompt_feat, &embedding, &noise)?;
+    let out = model.inference_traced(
+        &tokens,
+        &prompt,
+        &prompt_feat,
+        &embedding,
+        &noise,
+        &|| false,
+    )?;
     let t_all = t.elapsed().as_secs_f64();
     let secs = out.wav.dim(1)? as f64 / 24_000.0;
     println!(

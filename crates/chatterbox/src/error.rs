@@ -2,6 +2,19 @@
 
 use std::path::PathBuf;
 
+/// A cancellation check polled between the expensive steps of a long computation; returning true
+/// ends it with [`Error::Cancelled`].
+pub type ShouldStop<'a> = &'a dyn Fn() -> bool;
+
+/// `Err(Cancelled)` when `should_stop()` says so.
+pub fn check_stop(should_stop: ShouldStop) -> Result<()> {
+    if should_stop() {
+        Err(Error::Cancelled)
+    } else {
+        Ok(())
+    }
+}
+
 /// Everything that can go wrong inside the synthesis crate.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

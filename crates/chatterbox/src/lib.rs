@@ -18,7 +18,7 @@ pub mod t3;
 pub mod text;
 pub mod voice_encoder;
 
-pub use error::{Error, Result};
+pub use error::{check_stop, Error, Result, ShouldStop};
 
 /// Output sample rate of the whole pipeline (S3Gen/HiFT).
 pub const S3GEN_SR: u32 = 24_000;

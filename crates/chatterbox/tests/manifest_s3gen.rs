@@ -69,16 +69,16 @@ fn degenerate_inputs_are_errors_not_panics() -> chatterbox::Result<()> {
     let mut rng = GaussianRng::new(0);
     // No tokens at all, prompt longer than the tokens, token outside the vocabulary, no new frames.
     assert!(model
-        .inference(&[], &[], &feat(0)?, &emb, &mut rng)
+        .inference(&[], &[], &feat(0)?, &emb, &mut rng, &|| false)
         .is_err());
     assert!(model
-        .inference(&[1], &[], &feat(4)?, &emb, &mut rng)
+        .inference(&[1], &[], &feat(4)?, &emb, &mut rng, &|| false)
         .is_err());
     assert!(model
-        .inference(&[7000], &[1], &feat(2)?, &emb, &mut rng)
+        .inference(&[7000], &[1], &feat(2)?, &emb, &mut rng, &|| false)
         .is_err());
     assert!(model
-        .inference(&[], &[1, 2], &feat(4)?, &emb, &mut rng)
+        .inference(&[], &[1, 2], &feat(4)?, &emb, &mut rng, &|| false)
         .is_err());
     Ok(())
 }

@@ -1,6 +1,7 @@
 //! The model runs on dedicated worker threads fed by a bounded queue; HTTP threads never run
 //! candle. A full queue is answered at once (429); a request that times out or whose client goes
-//! away is cancelled through a flag the pipeline polls between decoding steps.
+//! away is cancelled through a flag the pipeline polls between T3 decoding steps, S3Gen's Euler
+//! steps and the vocoder's stages.
 
 use chatterbox::audio::Audio;
 use chatterbox::pipeline::{Chatterbox, Conditionals, GenerateParams};

@@ -109,7 +109,9 @@ fn check_flow(dir: &Path) -> Result<Vec<Report>> {
         )?);
     }
 
-    let mel = flow.decoder.forward(fx.get("cfm.z")?, mu, spk, cond)?;
+    let mel = flow
+        .decoder
+        .forward(fx.get("cfm.z")?, mu, spk, cond, &|| false)?;
     out.push(compare("s3gen.cfm.mel", &mel, fx.get("cfm.mel")?, TOL_F32)?);
 
     let mel = flow.inference(
@@ -118,6 +120,7 @@ fn check_flow(dir: &Path) -> Result<Vec<Report>> {
         fx.get("flow.in.prompt_feat")?,
         fx.get("flow.in.embedding")?,
         fx.get("cfm.z")?,
+        &|| false,
     )?;
     out.push(compare(
         "s3gen.flow.mel",
@@ -138,7 +141,7 @@ fn check_hift(dir: &Path) -> Result<Vec<Report>> {
     // a last-bit difference in f0 becomes a phase drift (see `s3gen.hift.wav_chain`).
     let source = hift.source(fx.get("out.f0")?, &rnd)?;
     let (s_stft, pre_istft, wav) = hift.decode_with_source(mel, fx.get("out.source")?)?;
-    let chain = hift.forward(mel, &rnd)?;
+    let chain = hift.forward(mel, &rnd, &|| false)?;
     Ok(vec![
         compare("s3gen.hift.f0", &f0, fx.get("out.f0")?, TOL_F32)?,
         compare("s3gen.hift.source", &source, fx.get("out.source")?, TOL_F32)?,
@@ -176,6 +179,7 @@ fn check_full(dir: &Path) -> Result<Vec<Report>> {
         fx.get("in.prompt_feat")?,
         fx.get("in.embedding")?,
         &noise,
+        &|| false,
     )?;
     // Our mel through the vocoder with the reference's source (then the output fade).
     let (_, _, wav) = model

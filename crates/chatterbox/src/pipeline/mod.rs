@@ -27,7 +27,7 @@ use crate::conditioning::{ConditioningConfig, ConditioningModels};
 use crate::s3gen::{GaussianRng, S3Gen, S3GenConfig};
 use crate::t3::{SamplingParams, T3Cond, T3Config, T3};
 use crate::text::{punc_norm, EnTokenizer};
-use crate::{Error, Result, S3GEN_SR};
+use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
 /// Sizes of every network. `Default` is the released English model.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -170,14 +170,15 @@ impl Chatterbox {
         self.cond.prepare_conditionals(&wav24.samples, exaggeration)
     }
 
-    /// Speak `text` in `voice` (or the built-in voice). `should_stop` is polled between decoding
-    /// steps; when it returns true the call ends with [`Error::Cancelled`].
+    /// Speak `text` in `voice` (or the built-in voice). `should_stop` is polled between T3's
+    /// decoding steps, S3Gen's Euler steps and the vocoder's stages; when it returns true the call
+    /// ends with [`Error::Cancelled`].
     pub fn generate(
         &self,
         text: &str,
         voice: Option<&Conditionals>,
         params: &GenerateParams,
-        should_stop: &dyn Fn() -> bool,
+        should_stop: ShouldStop,
     ) -> Result<Vec<f32>> {
         params.validate()?;
         let voice = voice.or(self.default_voice.as_ref()).ok_or_else(|| {
@@ -211,9 +212,7 @@ impl Chatterbox {
         };
         let mut speech = Vec::with_capacity(params.max_new_tokens);
         for tok in self.t3.generate(&cond, &ids, &sampling)? {
-            if should_stop() {
-                return Err(Error::Cancelled);
-            }
+            check_stop(should_stop)?;
             speech.push(tok?);
         }
         let speech = drop_invalid_tokens(&speech);
@@ -222,9 +221,7 @@ impl Chatterbox {
                 "the model produced no speech for this text; try another seed".into(),
             ));
         }
-        if should_stop() {
-            return Err(Error::Cancelled);
-        }
+        check_stop(should_stop)?;
         let gen = &voice.gen;
         let prompt_tokens: Vec<u32> = gen
             .prompt_token
@@ -238,6 +235,7 @@ impl Chatterbox {
             &gen.prompt_feat,
             &gen.embedding,
             &mut rng,
+            should_stop,
         )?;
         Ok(wav.i(0)?.to_dtype(DType::F32)?.to_vec1()?)
     }

@@ -7,6 +7,7 @@ use candle_nn::VarBuilder;
 use super::encoder::{EncoderConfig, UpsampleConformerEncoder};
 use super::estimator::{Estimator, EstimatorConfig};
 use super::ops::{get, Linear};
+use crate::error::{check_stop, ShouldStop};
 use crate::{Error, Result};
 
 /// Sizes of the flow module (released: vocabulary 6561, 512-d token embeddings, 192-d x-vector,
@@ -76,7 +77,15 @@ impl Cfm {
 
     /// Integrate from the noise `z` `(1, 80, T)` with conditioning `mu`, `cond` `(1, 80, T)` and
     /// `spk` `(1, 80)`. The unconditional row of each CFG batch zeroes `mu`, `spk` and `cond`.
-    pub fn forward(&self, z: &Tensor, mu: &Tensor, spk: &Tensor, cond: &Tensor) -> Result<Tensor> {
+    /// `should_stop` is polled before every Euler step.
+    pub fn forward(
+        &self,
+        z: &Tensor,
+        mu: &Tensor,
+        spk: &Tensor,
+        cond: &Tensor,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
         let ts = cosine_t_span(self.n_timesteps);
         let mu2 = Tensor::cat(&[mu, &mu.zeros_like()?], 0)?;
         let spk2 = Tensor::cat(&[spk, &spk.zeros_like()?], 0)?;
@@ -84,6 +93,7 @@ impl Cfm {
         let (a, b) = (1f32 + self.cfg_rate, self.cfg_rate);
         let mut x = z.clone();
         for w in ts.windows(2) {
+            check_stop(should_stop)?;
             let (t, r) = (w[0], w[1]);
             let x2 = Tensor::cat(&[&x, &x], 0)?;
             let v = self.estimator.forward(&x2, &mu2, &[t, t], &spk2, &cond2)?;
@@ -163,7 +173,7 @@ impl Flow {
 
     /// Full flow inference (`finalize=True`): `prompt_feat` `(1, Tm, 80)` with `Tm` = 2 × prompt
     /// tokens (or fewer), `embedding` `(1, 192)`, noise `z` `(1, 80, 2·(Np+N))`. Returns the mel of
-    /// the new tokens `(1, 80, 2·(Np+N) − Tm)`.
+    /// the new tokens `(1, 80, 2·(Np+N) − Tm)`. `should_stop` is polled between Euler steps.
     pub fn inference(
         &self,
         tokens: &[u32],
@@ -171,6 +181,7 @@ impl Flow {
         prompt_feat: &Tensor,
         embedding: &Tensor,
         z: &Tensor,
+        should_stop: ShouldStop,
     ) -> Result<Tensor> {
         let spk = self.speaker(embedding)?;
         let all: Vec<u32> = prompt_tokens.iter().chain(tokens).copied().collect();
@@ -199,7 +210,7 @@ impl Flow {
             .contiguous()?;
         let mel = self
             .decoder
-            .forward(&z.to_dtype(DType::F32)?, &mu, &spk, &cond)?;
+            .forward(&z.to_dtype(DType::F32)?, &mu, &spk, &cond, should_stop)?;
         Ok(mel.narrow(2, tp, t - tp)?)
     }
 

@@ -8,6 +8,7 @@ use candle_nn::VarBuilder;
 
 use super::ops::{elu, get, leaky_relu, snake, Conv1d, ConvTranspose1d, Linear};
 use crate::dsp::{hann_periodic, istft, reflect_pad, Stft};
+use crate::error::{check_stop, ShouldStop};
 use crate::{Error, Result};
 
 /// Sizes of the vocoder (released: base 512 channels, 8 harmonics, 24 kHz, upsampling 8·5·3,
@@ -373,11 +374,17 @@ impl Hift {
     }
 
     /// The decoder: mel `(1, 80, T)` and source `(1, 1, L)` → (conv_post output, waveform).
-    fn decode(&self, mel: &Tensor, s_stft: &Tensor) -> Result<(Tensor, Tensor)> {
+    fn decode(
+        &self,
+        mel: &Tensor,
+        s_stft: &Tensor,
+        should_stop: ShouldStop,
+    ) -> Result<(Tensor, Tensor)> {
         let mut x = self.conv_pre.forward(mel)?;
         let nk = self.cfg.resblock_kernels.len();
         let n_up = self.ups.len();
         for i in 0..n_up {
+            check_stop(should_stop)?;
             x = leaky_relu(&x, 0.1)?;
             x = self.ups[i].forward(&x)?;
             if i == n_up - 1 {
@@ -392,6 +399,7 @@ impl Hift {
             }
             x = (xs / nk as f64)?;
         }
+        check_stop(should_stop)?;
         let x = leaky_relu(&x, 0.01)?;
         let x = self.conv_post.forward(&x)?;
         let bins = self.cfg.n_fft / 2 + 1;
@@ -423,15 +431,24 @@ impl Hift {
         Ok((x, Tensor::from_vec(wav, (1, n), &candle_core::Device::Cpu)?))
     }
 
-    /// mel `(1, 80, T)` → waveform `(1, 480·T)`, keeping every intermediate.
-    pub fn trace(&self, mel: &Tensor, rnd: &SourceNoise) -> Result<HiftTrace> {
+    /// mel `(1, 80, T)` → waveform `(1, 480·T)`, keeping every intermediate. `should_stop` is
+    /// polled between the decoder's stages.
+    pub fn trace(
+        &self,
+        mel: &Tensor,
+        rnd: &SourceNoise,
+        should_stop: ShouldStop,
+    ) -> Result<HiftTrace> {
         let mel = mel.to_dtype(DType::F32)?;
         if mel.dim(0)? != 1 {
             return Err(Error::InvalidArgument("hift: batch size must be 1".into()));
         }
         let f0 = self.f0(&mel)?;
+        check_stop(should_stop)?;
         let source = self.source(&f0, rnd)?;
-        let (s_stft, pre_istft, wav) = self.decode_with_source(&mel, &source)?;
+        let s: Vec<f32> = source.flatten_all()?.to_vec1()?;
+        let s_stft = self.source_stft(&s)?;
+        let (pre_istft, wav) = self.decode(&mel, &s_stft, should_stop)?;
         Ok(HiftTrace {
             f0,
             source,
@@ -450,12 +467,17 @@ impl Hift {
     ) -> Result<(Tensor, Tensor, Tensor)> {
         let s: Vec<f32> = source.to_dtype(DType::F32)?.flatten_all()?.to_vec1()?;
         let s_stft = self.source_stft(&s)?;
-        let (pre_istft, wav) = self.decode(&mel.to_dtype(DType::F32)?, &s_stft)?;
+        let (pre_istft, wav) = self.decode(&mel.to_dtype(DType::F32)?, &s_stft, &|| false)?;
         Ok((s_stft, pre_istft, wav))
     }
 
-    /// mel `(1, 80, T)` → waveform `(1, 480·T)`.
-    pub fn forward(&self, mel: &Tensor, rnd: &SourceNoise) -> Result<Tensor> {
-        Ok(self.trace(mel, rnd)?.wav)
+    /// mel `(1, 80, T)` → waveform `(1, 480·T)`; `should_stop` is polled between stages.
+    pub fn forward(
+        &self,
+        mel: &Tensor,
+        rnd: &SourceNoise,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
+        Ok(self.trace(mel, rnd, should_stop)?.wav)
     }
 }

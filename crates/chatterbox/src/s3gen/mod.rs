@@ -24,6 +24,7 @@ pub use rng::GaussianRng;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::error::ShouldStop;
 use crate::{Error, Result};
 
 /// Sizes of the whole S3Gen decoder.
@@ -121,7 +122,8 @@ impl S3Gen {
         &self.cfg
     }
 
-    /// Tokens → waveform with noise drawn from `rng`.
+    /// Tokens → waveform with noise drawn from `rng`. `should_stop` is polled between the CFM's
+    /// Euler steps and the vocoder's stages (a few hundred milliseconds apart at full size).
     pub fn inference(
         &self,
         tokens: &[u32],
@@ -129,6 +131,7 @@ impl S3Gen {
         prompt_feat: &Tensor,
         embedding: &Tensor,
         rng: &mut GaussianRng,
+        should_stop: ShouldStop,
     ) -> Result<Tensor> {
         let total = 2 * (tokens.len() + prompt_tokens.len());
         let tp = prompt_feat.dim(1)?;
@@ -145,7 +148,14 @@ impl S3Gen {
             &self.cfg.hift,
         )?;
         Ok(self
-            .inference_traced(tokens, prompt_tokens, prompt_feat, embedding, &noise)?
+            .inference_traced(
+                tokens,
+                prompt_tokens,
+                prompt_feat,
+                embedding,
+                &noise,
+                should_stop,
+            )?
             .wav)
     }
 
@@ -157,11 +167,17 @@ impl S3Gen {
         prompt_feat: &Tensor,
         embedding: &Tensor,
         noise: &S3GenNoise,
+        should_stop: ShouldStop,
     ) -> Result<S3GenOutput> {
-        let mel = self
-            .flow
-            .inference(tokens, prompt_tokens, prompt_feat, embedding, &noise.z)?;
-        let wav = self.mel2wav.forward(&mel, &noise.source)?;
+        let mel = self.flow.inference(
+            tokens,
+            prompt_tokens,
+            prompt_feat,
+            embedding,
+            &noise.z,
+            should_stop,
+        )?;
+        let wav = self.mel2wav.forward(&mel, &noise.source, should_stop)?;
         let fade = trim_fade(self.cfg.hift.sampling_rate);
         let n = wav.dim(1)?;
         if n < fade.len() {

@@ -1,0 +1,69 @@
+//! The whole pipeline on the tiny random-weight checkpoint of the real architecture: seeded
+//! determinism, and cancellation honoured at every poll point, including inside S3Gen (the CFM's
+//! Euler steps and the vocoder's stages), not just between T3 steps.
+
+use chatterbox::pipeline::tiny::write_tiny_checkpoint;
+use chatterbox::pipeline::{Chatterbox, GenerateParams, ModelConfig};
+use chatterbox::Error;
+use std::cell::Cell;
+
+fn model() -> anyhow::Result<(Chatterbox, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("cbx-pipeline-test-{}", std::process::id()));
+    write_tiny_checkpoint(&dir, 0)?;
+    Ok((Chatterbox::load(&dir)?, dir))
+}
+
+fn params() -> GenerateParams {
+    GenerateParams {
+        seed: Some(7),
+        max_new_tokens: 12,
+        ..GenerateParams::default()
+    }
+}
+
+#[test]
+fn generation_is_seeded_and_cancellable_everywhere() -> anyhow::Result<()> {
+    let (model, dir) = model()?;
+    let text = "Cancel me at any point.";
+
+    // A full run: count the cancellation polls.
+    let polls = Cell::new(0usize);
+    let wav = model.generate(text, None, &params(), &|| {
+        polls.set(polls.get() + 1);
+        false
+    })?;
+    let total = polls.get();
+    assert!(!wav.is_empty() && wav.iter().all(|v| v.is_finite()));
+    let again = model.generate(text, None, &params(), &|| false)?;
+    assert_eq!(wav, again, "same seed, same audio");
+
+    // T3 polls once per generated token (at most 12) plus once before S3Gen; S3Gen must add one
+    // poll per Euler step and per vocoder stage on top of that.
+    let cfg = ModelConfig::tiny();
+    let euler = cfg.s3gen.flow.n_timesteps;
+    let stages = cfg.s3gen.hift.upsample_rates.len() + 2;
+    assert!(
+        total >= 1 + euler + stages,
+        "{total} polls: S3Gen is not polling (expected >= {} inside it)",
+        euler + stages
+    );
+
+    // Stopping at the k-th poll, for each of the last euler + stages polls (all inside S3Gen) and
+    // the first one (inside T3), ends the call with Cancelled and polls no further.
+    let inside_s3gen = (total - euler - stages + 1)..=total;
+    for k in std::iter::once(1).chain(inside_s3gen) {
+        let seen = Cell::new(0usize);
+        let out = model.generate(text, None, &params(), &|| {
+            seen.set(seen.get() + 1);
+            seen.get() >= k
+        });
+        assert!(
+            matches!(out, Err(Error::Cancelled)),
+            "stop at poll {k} of {total}: {:?}",
+            out.map(|w| w.len())
+        );
+        assert_eq!(seen.get(), k, "work went on after the stop at poll {k}");
+    }
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
