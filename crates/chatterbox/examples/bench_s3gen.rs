@@ -105,14 +105,10 @@ fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let out = model.inference_traced(
-        &tokens,
-        &prompt,
-        &prompt_feat,
-        &embedding,
-        &noise,
-        &|| false,
-    )?;
+    let out =
+        model.inference_traced(&tokens, &prompt, &prompt_feat, &embedding, &noise, &|| {
+            false
+        })?;
     let t_all = t.elapsed().as_secs_f64();
     let secs = out.wav.dim(1)? as f64 / 24_000.0;
     println!(

@@ -142,12 +142,16 @@ impl TBlock {
     }
 
     /// Multi-head attention on the fused projections `qkv` `(B, T, 3·H·d)` (queries pre-scaled)
-    /// → `(B, T, H·d)`. Each (batch row, query chunk) is one task: its heads' scores
+    /// → `(B, T, H·d)`: the fused AVX2 kernel when the CPU has one; otherwise each (batch row,
+    /// query chunk) is one task: its heads' scores
     /// (H × chunk × T) stay in cache, and q/k/v are read in place through strided views.
     fn attention(&self, qkv: &Tensor, b: usize, t: usize) -> Result<Tensor> {
         use rayon::prelude::*;
         let (h, d) = (self.heads, self.head_dim);
         let inner = h * d;
+        if let Some(y) = with_slice(qkv, |s| super::attention::fused_attention(s, b, t, h, d))? {
+            return Ok(Tensor::from_vec(y, (b, t, inner), qkv.device())?);
+        }
         let qkv = qkv.reshape((b, t, 3, h, d))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, d)
         let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
         let tasks: Vec<(usize, usize)> = (0..b)

@@ -6,9 +6,11 @@
 //! [`GaussianRng`] or explicit tensors ([`S3GenNoise`]), which is how the parity test injects the
 //! reference's draws.
 
+mod attention;
 mod encoder;
 mod estimator;
 mod flow;
+mod gemm;
 mod hift;
 mod mel;
 mod ops;

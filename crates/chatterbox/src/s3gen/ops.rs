@@ -4,6 +4,7 @@
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
+use super::gemm::{PackedWeights, Post};
 use crate::{Error, Result};
 
 /// An element-wise kernel run through [`simd`]. `run` must be `#[inline(always)]` and do its work
@@ -54,9 +55,87 @@ pub(crate) fn get(vb: &VarBuilder, shape: &[usize], name: &str) -> Result<Tensor
 /// The bias (and an optional activation or residual) is applied in place on the fresh product.
 #[derive(Debug, Clone)]
 pub(crate) struct Linear {
-    /// `(in, out)`, contiguous, so the product needs no transposed copy.
-    wt: Tensor,
+    /// `(in, out)`.
+    w: MatW,
     b: Option<Vec<f32>>,
+}
+
+/// A `(K, N)` weight matrix for `x·W`: packed for the AVX2 kernel when the CPU has one, else a
+/// contiguous tensor for candle's matmul.
+#[derive(Debug, Clone)]
+enum MatW {
+    Packed(PackedWeights),
+    Plain(Tensor),
+}
+
+impl MatW {
+    /// From a `(K, N)` tensor.
+    fn new(w: &Tensor) -> Result<Self> {
+        let w = w.contiguous()?;
+        let (k, n) = w.dims2()?;
+        Ok(match with_slice(&w, |s| PackedWeights::new(s, k, n))? {
+            Some(p) => Self::Packed(p),
+            None => Self::Plain(w),
+        })
+    }
+
+    fn k(&self) -> usize {
+        match self {
+            Self::Packed(p) => p.k(),
+            Self::Plain(w) => w.dims()[0],
+        }
+    }
+
+    fn n(&self) -> usize {
+        match self {
+            Self::Packed(p) => p.n(),
+            Self::Plain(w) => w.dims()[1],
+        }
+    }
+
+    /// `epi(x·W + bias)` for `x` `(rows, K)` → `(rows, N)`.
+    fn apply(&self, x: &Tensor, bias: Option<&[f32]>, epi: Epilogue) -> Result<Tensor> {
+        let (rows, k) = x.dims2()?;
+        if k != self.k() {
+            return Err(Error::InvalidArgument(format!(
+                "matmul: input width {k}, weights expect {}",
+                self.k()
+            )));
+        }
+        if let Epilogue::Residual(r) = epi {
+            if r.elem_count() != rows * self.n() {
+                return Err(Error::InvalidArgument(format!(
+                    "matmul: residual {:?} for {rows} × {} outputs",
+                    r.dims(),
+                    self.n()
+                )));
+            }
+        }
+        let w = match self {
+            Self::Packed(pw) => {
+                let y = with_slice(x, |xs| match epi {
+                    Epilogue::None => Ok(pw.matmul(xs, bias, Post::None)),
+                    Epilogue::Gelu => Ok(pw.matmul(xs, bias, Post::Gelu)),
+                    Epilogue::Residual(r) => {
+                        with_slice(r, |rs| pw.matmul(xs, bias, Post::Residual(rs)))
+                    }
+                })??;
+                return Ok(Tensor::from_vec(y, (rows, pw.n()), x.device())?);
+            }
+            Self::Plain(w) => w,
+        };
+        let y = x.matmul(w)?;
+        match epi {
+            Epilogue::None if bias.is_none() => {}
+            Epilogue::None => y.inplace_op1(&BiasAct { bias, gelu: false })?,
+            Epilogue::Gelu => y.inplace_op1(&BiasAct { bias, gelu: true })?,
+            Epilogue::Residual(r) => {
+                let r = r.reshape(y.shape())?.contiguous()?;
+                y.inplace_op2(&r, &BiasResidual { bias })?
+            }
+        }
+        Ok(y)
+    }
 }
 
 /// What [`Linear::forward_with`] applies after the bias.
@@ -82,7 +161,7 @@ impl Linear {
     /// From a `(out, in)` weight.
     pub(crate) fn from_weights(w: &Tensor, b: Option<Tensor>) -> Result<Self> {
         Ok(Self {
-            wt: w.t()?.contiguous()?,
+            w: MatW::new(&w.t()?)?,
             b: b.map(|b| b.flatten_all()?.to_vec1::<f32>()).transpose()?,
         })
     }
@@ -92,24 +171,14 @@ impl Linear {
     }
 
     pub(crate) fn forward_with(&self, x: &Tensor, epi: Epilogue) -> Result<Tensor> {
-        let dims = x.dims().to_vec();
-        let inp = dims[dims.len() - 1];
-        let rows = x.elem_count() / inp.max(1);
-        let y = x.reshape((rows, inp))?.matmul(&self.wt)?;
-        let mut out = dims;
-        let last = out.len() - 1;
-        out[last] = self.wt.dim(1)?;
-        let bias = self.b.as_deref();
-        match epi {
-            Epilogue::None if bias.is_none() => {}
-            Epilogue::None => y.inplace_op1(&BiasAct { bias, gelu: false })?,
-            Epilogue::Gelu => y.inplace_op1(&BiasAct { bias, gelu: true })?,
-            Epilogue::Residual(r) => {
-                let r = r.reshape(y.shape())?.contiguous()?;
-                y.inplace_op2(&r, &BiasResidual { bias })?
-            }
-        }
-        Ok(y.reshape(out)?)
+        let mut dims = x.dims().to_vec();
+        let last = dims.len() - 1;
+        let rows = x.elem_count() / dims[last].max(1);
+        let y = self
+            .w
+            .apply(&x.reshape((rows, dims[last]))?, self.b.as_deref(), epi)?;
+        dims[last] = self.w.n();
+        Ok(y.reshape(dims)?)
     }
 }
 
@@ -258,7 +327,7 @@ impl LayerNorm {
 #[derive(Debug, Clone)]
 pub(crate) struct ConvBtc {
     /// `(k·Cin, Cout)`; row `j·Cin + c` holds tap `j` of input channel `c`.
-    w: Tensor,
+    w: MatW,
     b: Option<Vec<f32>>,
     k: usize,
     left: usize,
@@ -278,12 +347,9 @@ impl ConvBtc {
         let w = get(vb, &[out, inp, k], "weight")?;
         let b = get(vb, &[out], "bias")?;
         // (out, in, k) → (k, in, out) → (k·in, out)
-        let w = w
-            .permute((2, 1, 0))?
-            .reshape((k * inp, out))?
-            .contiguous()?;
+        let w = w.permute((2, 1, 0))?.reshape((k * inp, out))?;
         Ok(Self {
-            w,
+            w: MatW::new(&w)?,
             b: Some(b.to_vec1::<f32>()?),
             k,
             left,
@@ -320,13 +386,11 @@ impl ConvBtc {
             })?;
             Tensor::from_vec(out, (b, t_out, width), x.device())?
         };
-        let y = cols.reshape((b * t_out, self.k * c))?.matmul(&self.w)?;
-        if let Some(bias) = &self.b {
-            y.inplace_op1(&BiasAct {
-                bias: Some(bias),
-                gelu: false,
-            })?;
-        }
+        let y = self.w.apply(
+            &cols.reshape((b * t_out, self.k * c))?,
+            self.b.as_deref(),
+            Epilogue::None,
+        )?;
         Ok(y.reshape((b, t_out, ()))?)
     }
 }
@@ -682,7 +746,7 @@ pub(crate) fn gelu(x: &Tensor) -> Result<Tensor> {
 }
 
 #[inline(always)]
-fn gelu_scalar(v: f32) -> f32 {
+pub(crate) fn gelu_scalar(v: f32) -> f32 {
     let z = v * std::f32::consts::FRAC_1_SQRT_2;
     let a = z.abs();
     let t = 1.0 / (1.0 + 0.327_591_1 * a);
@@ -845,6 +909,42 @@ mod tests {
 
     fn grid() -> Vec<f32> {
         (-4000..4000).map(|i| i as f32 * 0.01).collect()
+    }
+
+    #[test]
+    fn packed_and_plain_weights_agree() -> Result<()> {
+        let dev = Device::Cpu;
+        let w = Tensor::randn(0f32, 1.0, (40, 24), &dev)?;
+        let x = Tensor::randn(0f32, 1.0, (13, 40), &dev)?;
+        let r = Tensor::randn(0f32, 1.0, (13, 24), &dev)?;
+        let bias: Vec<f32> = (0..24).map(|i| i as f32 * 0.1 - 1.0).collect();
+        let plain = MatW::Plain(w.clone());
+        let packed = MatW::new(&w)?;
+        for epi in [Epilogue::None, Epilogue::Gelu, Epilogue::Residual(&r)] {
+            let (a, b) = match epi {
+                Epilogue::None => (
+                    plain.apply(&x, Some(&bias), Epilogue::None)?,
+                    packed.apply(&x, Some(&bias), Epilogue::None)?,
+                ),
+                Epilogue::Gelu => (
+                    plain.apply(&x, Some(&bias), Epilogue::Gelu)?,
+                    packed.apply(&x, Some(&bias), Epilogue::Gelu)?,
+                ),
+                Epilogue::Residual(r) => (
+                    plain.apply(&x, None, Epilogue::Residual(r))?,
+                    packed.apply(&x, None, Epilogue::Residual(r))?,
+                ),
+            };
+            let err: f32 = (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+            assert!(err < 1e-5, "max abs difference {err}");
+        }
+        assert!(packed
+            .apply(&x.narrow(1, 0, 39)?, None, Epilogue::None)
+            .is_err());
+        assert!(packed
+            .apply(&x, None, Epilogue::Residual(&r.narrow(0, 0, 12)?))
+            .is_err());
+        Ok(())
     }
 
     #[test]

@@ -1,0 +1,285 @@
+//! A matrix product for weights known at load time (x86-64 with AVX2 + FMA), with the bias and
+//! an activation or a residual applied while the result is still in registers.
+//!
+//! `y (M, N) = x (M, K) · W (K, N)`: `W` is packed once into 16-column panels (`[⌈N/16⌉][K]` of
+//! `[f32; 16]`); each parallel task packs 48 rows of `x` into 6-row strips (`[K]` of `[f32; 6]`)
+//! and runs the 6×16 FMA micro-kernel ([`x86::kernel`], shared with the fused attention) over
+//! every panel, the strips staying in L2 and a panel in L1 while the task's strips pass over it.
+//! Safe code throughout: `pulp` provides the AVX2/FMA context and vector types.
+//!
+//! Without AVX2 + FMA, [`PackedWeights::new`] returns `None` and callers use candle's matmul.
+
+/// Rows per micro-kernel strip.
+pub(crate) const MR: usize = 6;
+/// Columns per panel (two 8-lane vectors).
+pub(crate) const NR: usize = 16;
+/// Rows of `x` per parallel task (a multiple of `MR`).
+const ROWS_PER_TASK: usize = 8 * MR;
+
+/// What is applied to `x·W + bias` before it is stored.
+#[derive(Clone, Copy)]
+pub(crate) enum Post<'a> {
+    None,
+    /// Exact (erf) GELU.
+    Gelu,
+    /// `residual + (x·W + b)`; `residual` is `(M, N)` row-major.
+    Residual(&'a [f32]),
+}
+
+/// `W (K, N)` packed for the micro-kernel.
+#[derive(Debug, Clone)]
+pub(crate) struct PackedWeights {
+    panels: Vec<[f32; NR]>,
+    k: usize,
+    n: usize,
+    #[cfg(target_arch = "x86_64")]
+    simd: pulp::x86::V3,
+}
+
+impl PackedWeights {
+    /// Pack a row-major `(K, N)` matrix; `None` when this CPU has no AVX2 + FMA.
+    pub(crate) fn new(w: &[f32], k: usize, n: usize) -> Option<Self> {
+        if w.len() != k * n || k == 0 || n == 0 {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let simd = pulp::x86::V3::try_new()?;
+            let np = n.div_ceil(NR);
+            let mut panels = vec![[0f32; NR]; np * k];
+            for (kk, row) in w.chunks_exact(n).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    panels[(c / NR) * k + kk][c % NR] = v;
+                }
+            }
+            Some(Self { panels, k, n, simd })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
+    pub(crate) fn n(&self) -> usize {
+        self.n
+    }
+
+    /// `post(x·W + bias)` for `x` `(M, K)` row-major → `(M, N)` row-major. The caller checks
+    /// that `x`, `bias` and a residual have the right lengths (`M·K`, `N`, `M·N`).
+    pub(crate) fn matmul(&self, x: &[f32], bias: Option<&[f32]>, post: Post) -> Vec<f32> {
+        let m = x.len() / self.k;
+        let mut y = vec![0f32; m * self.n];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use rayon::prelude::*;
+            let (k, n) = (self.k, self.n);
+            y.par_chunks_mut(ROWS_PER_TASK * n)
+                .enumerate()
+                .for_each(|(task, yc)| {
+                    let r0 = task * ROWS_PER_TASK;
+                    let rows = yc.len() / n;
+                    // Strips: strip s, entry kk = x[r0 + 6s + i][kk] for i < 6 (zeros past M).
+                    let strips = rows.div_ceil(MR);
+                    let mut a = vec![[0f32; MR]; strips * k];
+                    for r in 0..rows {
+                        let src = &x[(r0 + r) * k..(r0 + r + 1) * k];
+                        let strip = &mut a[(r / MR) * k..(r / MR + 1) * k];
+                        for (dst, &v) in strip.iter_mut().zip(src) {
+                            dst[r % MR] = v;
+                        }
+                    }
+                    let residual = match post {
+                        Post::Residual(res) => Post::Residual(&res[r0 * n..(r0 + rows) * n]),
+                        p => p,
+                    };
+                    pulp::Simd::vectorize(
+                        self.simd,
+                        x86::Block {
+                            simd: self.simd,
+                            a: &a,
+                            w: self,
+                            bias,
+                            post: residual,
+                            y: yc,
+                        },
+                    );
+                });
+        }
+        y
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86 {
+    use super::{PackedWeights, Post, MR, NR};
+    use pulp::x86::V3;
+    use pulp::{f32x8, Simd, WithSimd};
+
+    /// `acc[i] = Σ_k a[k][i] · panel[k]` for the six rows `i` and the 16 lanes of each panel
+    /// entry: 12 accumulators, two loads and six broadcasts per step.
+    #[inline(always)]
+    pub(crate) fn kernel(simd: V3, a: &[[f32; MR]], panel: &[[f32; NR]]) -> [[f32x8; 2]; MR] {
+        let zero = simd.splat_f32x8(0.0);
+        let mut c = [[zero; 2]; MR];
+        for (ak, bk) in a.iter().zip(panel) {
+            let [b0, b1]: [f32x8; 2] = pulp::cast(*bk);
+            for (cr, &x) in c.iter_mut().zip(ak) {
+                let x = simd.splat_f32x8(x);
+                cr[0] = simd.mul_add_f32x8(x, b0, cr[0]);
+                cr[1] = simd.mul_add_f32x8(x, b1, cr[1]);
+            }
+        }
+        c
+    }
+
+    /// One task: its strips of `x` against every panel of `W`, written to `y` (`rows × N`).
+    pub(super) struct Block<'a> {
+        pub simd: V3,
+        pub a: &'a [[f32; MR]],
+        pub w: &'a PackedWeights,
+        pub bias: Option<&'a [f32]>,
+        pub post: Post<'a>,
+        pub y: &'a mut [f32],
+    }
+
+    impl WithSimd for Block<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, _: S) {
+            let Block {
+                simd,
+                a,
+                w,
+                bias,
+                post,
+                y,
+            } = self;
+            let (k, n) = (w.k, w.n);
+            let rows = y.len() / n;
+            for (p, panel) in w.panels.chunks_exact(k).enumerate() {
+                let c0 = p * NR;
+                let cols = NR.min(n - c0);
+                for (s, strip) in a.chunks_exact(k).enumerate() {
+                    let acc = kernel(simd, strip, panel);
+                    for (i, acc) in acc.iter().enumerate() {
+                        let r = s * MR + i;
+                        if r >= rows {
+                            break;
+                        }
+                        let mut v: [f32; NR] = pulp::cast(*acc);
+                        if let Some(b) = bias {
+                            for (v, &b) in v.iter_mut().zip(&b[c0..c0 + cols]) {
+                                *v += b;
+                            }
+                        }
+                        let dst = &mut y[r * n + c0..r * n + c0 + cols];
+                        match post {
+                            Post::None => dst.copy_from_slice(&v[..cols]),
+                            Post::Gelu => {
+                                for (o, &v) in dst.iter_mut().zip(&v) {
+                                    *o = crate::s3gen::ops::gelu_scalar(v);
+                                }
+                            }
+                            Post::Residual(res) => {
+                                let res = &res[r * n + c0..r * n + c0 + cols];
+                                for ((o, &v), &rv) in dst.iter_mut().zip(&v).zip(res) {
+                                    *o = rv + v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn packed_matmul_matches_the_definition() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        };
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 5, 17),
+            (50, 64, 80),
+            (100, 256, 48),
+            (13, 3, 1),
+        ] {
+            let x: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let w: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..n).map(|_| rnd()).collect();
+            let res: Vec<f32> = (0..m * n).map(|_| rnd()).collect();
+            let Some(pw) = PackedWeights::new(&w, k, n) else {
+                eprintln!("no AVX2+FMA here: candle's matmul is used instead");
+                return;
+            };
+            let plain: Vec<f64> = (0..m * n)
+                .map(|i| {
+                    let (r, c) = (i / n, i % n);
+                    (0..k)
+                        .map(|kk| f64::from(x[r * k + kk]) * f64::from(w[kk * n + c]))
+                        .sum::<f64>()
+                        + f64::from(b[c])
+                })
+                .collect();
+            let check = |got: Vec<f32>, want: &dyn Fn(usize) -> f64, what: &str| {
+                assert_eq!(got.len(), m * n);
+                for (i, &g) in got.iter().enumerate() {
+                    let e = (f64::from(g) - want(i)).abs();
+                    assert!(
+                        e < 1e-5 * (k as f64).sqrt(),
+                        "{what} {m}x{k}x{n} [{i}]: {e}"
+                    );
+                }
+            };
+            check(pw.matmul(&x, Some(&b), Post::None), &|i| plain[i], "bias");
+            check(
+                pw.matmul(&x, None, Post::None),
+                &|i| plain[i] - f64::from(b[i % n]),
+                "plain",
+            );
+            check(
+                pw.matmul(&x, Some(&b), Post::Residual(&res)),
+                &|i| plain[i] + f64::from(res[i]),
+                "residual",
+            );
+            check(
+                pw.matmul(&x, Some(&b), Post::Gelu),
+                &|i| {
+                    let v = plain[i];
+                    0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))
+                },
+                "gelu",
+            );
+        }
+    }
+
+    /// erf by Abramowitz–Stegun 7.1.26 in f64 (1.5e-7), well inside the 1e-5 tolerance.
+    fn erf(x: f64) -> f64 {
+        let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+        let p = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736)
+            * t
+            + 0.254_829_592)
+            * t;
+        let e = 1.0 - p * (-x * x).exp();
+        if x < 0.0 {
+            -e
+        } else {
+            e
+        }
+    }
+}
