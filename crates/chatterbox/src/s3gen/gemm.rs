@@ -113,9 +113,124 @@ impl PackedWeights {
     }
 }
 
+/// Time panels per parallel task of [`PackedConv::conv`].
+const PANELS_PER_TASK: usize = 4;
+
+/// Conv1d weights `(Cout, Cin, k)` packed as 6-output-channel strips for a channel-major,
+/// stride-1 convolution `(Cin, T) → (Cout, T')`: the micro-kernel broadcasts 6 weights and
+/// multiplies them with 16 consecutive output frames of the unfolded input, so results land
+/// directly in the `(Cout, T')` layout. Each task unfolds its 4 × 16 frames into L2-sized panels
+/// (`[Cin·k]` of `[f32; 16]`: entry `c·k + j` holds input channel `c` at tap `j`).
+#[derive(Debug, Clone)]
+pub(crate) struct PackedConv {
+    strips: Vec<[f32; MR]>,
+    cout: usize,
+    cin: usize,
+    k: usize,
+    #[cfg(target_arch = "x86_64")]
+    simd: pulp::x86::V3,
+}
+
+impl PackedConv {
+    /// Pack a row-major `(Cout, Cin, k)` weight; `None` when this CPU has no AVX2 + FMA.
+    pub(crate) fn new(w: &[f32], cout: usize, cin: usize, k: usize) -> Option<Self> {
+        let ck = cin * k;
+        if w.len() != cout * ck || ck == 0 || cout == 0 {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let simd = pulp::x86::V3::try_new()?;
+            let mut strips = vec![[0f32; MR]; cout.div_ceil(MR) * ck];
+            for (o, row) in w.chunks_exact(ck).enumerate() {
+                for (kk, &v) in row.iter().enumerate() {
+                    strips[(o / MR) * ck + kk][o % MR] = v;
+                }
+            }
+            Some(Self {
+                strips,
+                cout,
+                cin,
+                k,
+                simd,
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    pub(crate) fn cout(&self) -> usize {
+        self.cout
+    }
+
+    pub(crate) fn cin(&self) -> usize {
+        self.cin
+    }
+
+    pub(crate) fn k(&self) -> usize {
+        self.k
+    }
+
+    /// One batch row: `x` `(Cin, T)` → `(Cout, T')` with zero padding `pad` on both sides,
+    /// dilation `dil` and an optional bias. `T' = T + 2·pad − dil·(k−1)` must be positive (the
+    /// caller checks).
+    pub(crate) fn conv(
+        &self,
+        x: &[f32],
+        t: usize,
+        pad: usize,
+        dil: usize,
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        let t_out = (t + 2 * pad + 1).saturating_sub(dil * (self.k - 1) + 1);
+        let mut y = vec![0f32; self.cout * t_out];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use rayon::prelude::*;
+            let panels = t_out.div_ceil(NR);
+            let span = PANELS_PER_TASK * NR;
+            let parts: Vec<Vec<f32>> = (0..panels.div_ceil(PANELS_PER_TASK))
+                .into_par_iter()
+                .map(|task| {
+                    let f0 = task * span;
+                    let frames = span.min(t_out - f0);
+                    let mut out = vec![0f32; self.cout * frames];
+                    pulp::Simd::vectorize(
+                        self.simd,
+                        x86::ConvTask {
+                            simd: self.simd,
+                            conv: self,
+                            x,
+                            t,
+                            pad,
+                            dil,
+                            f0,
+                            bias,
+                            out: &mut out,
+                        },
+                    );
+                    out
+                })
+                .collect();
+            y.par_chunks_mut(t_out.max(1))
+                .enumerate()
+                .for_each(|(o, row)| {
+                    for (task, part) in parts.iter().enumerate() {
+                        let f0 = task * span;
+                        let frames = part.len() / self.cout;
+                        row[f0..f0 + frames].copy_from_slice(&part[o * frames..(o + 1) * frames]);
+                    }
+                });
+        }
+        y
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86 {
-    use super::{PackedWeights, Post, MR, NR};
+    use super::{PackedConv, PackedWeights, Post, MR, NR};
     use pulp::x86::V3;
     use pulp::{f32x8, Simd, WithSimd};
 
@@ -134,6 +249,86 @@ pub(crate) mod x86 {
             }
         }
         c
+    }
+
+    /// One task of [`PackedConv::conv`]: output frames `f0..f0+frames` of every channel.
+    pub(super) struct ConvTask<'a> {
+        pub simd: V3,
+        pub conv: &'a PackedConv,
+        pub x: &'a [f32],
+        pub t: usize,
+        pub pad: usize,
+        pub dil: usize,
+        pub f0: usize,
+        pub bias: Option<&'a [f32]>,
+        /// `(Cout, frames)`.
+        pub out: &'a mut [f32],
+    }
+
+    impl WithSimd for ConvTask<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, _: S) {
+            let ConvTask {
+                simd,
+                conv,
+                x,
+                t,
+                pad,
+                dil,
+                f0,
+                bias,
+                out,
+            } = self;
+            let (cout, k) = (conv.cout, conv.k);
+            let ck = conv.cin * k;
+            let frames = out.len() / cout;
+            let np = frames.div_ceil(NR);
+            // Unfold: panel p, entry c·k + j = x[c][f0 + 16p + l + j·dil − pad], l < 16.
+            let mut panels = vec![[0f32; NR]; np * ck];
+            for (p, panel) in panels.chunks_exact_mut(ck).enumerate() {
+                let base = (f0 + p * NR) as isize - pad as isize;
+                for (c, xc) in x.chunks_exact(t).enumerate() {
+                    for j in 0..k {
+                        let start = base + (j * dil) as isize;
+                        let dst = &mut panel[c * k + j];
+                        if start >= 0 && start as usize + NR <= t {
+                            let s = start as usize;
+                            dst.copy_from_slice(&xc[s..s + NR]);
+                        } else {
+                            for (l, d) in dst.iter_mut().enumerate() {
+                                let i = start + l as isize;
+                                *d = if i >= 0 && (i as usize) < t {
+                                    xc[i as usize]
+                                } else {
+                                    0.0
+                                };
+                            }
+                        }
+                    }
+                }
+            }
+            for (s, strip) in conv.strips.chunks_exact(ck).enumerate() {
+                for (p, panel) in panels.chunks_exact(ck).enumerate() {
+                    let acc = kernel(simd, strip, panel);
+                    let c0 = p * NR;
+                    let cols = NR.min(frames - c0);
+                    for (i, acc) in acc.iter().enumerate() {
+                        let o = s * MR + i;
+                        if o >= cout {
+                            break;
+                        }
+                        let v: [f32; NR] = pulp::cast(*acc);
+                        let b = bias.map_or(0.0, |b| b[o]);
+                        let dst = &mut out[o * frames + c0..o * frames + c0 + cols];
+                        for (d, &v) in dst.iter_mut().zip(&v) {
+                            *d = v + b;
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// One task: its strips of `x` against every panel of `W`, written to `y` (`rows × N`).
@@ -265,6 +460,53 @@ mod tests {
                 },
                 "gelu",
             );
+        }
+    }
+
+    #[test]
+    fn packed_conv_matches_the_definition() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut rnd = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+        };
+        for &(cout, cin, k, t, pad, dil) in &[
+            (7, 3, 3, 50, 1, 1),
+            (13, 5, 7, 100, 9, 3),
+            (6, 2, 11, 37, 25, 5),
+            (1, 1, 1, 1, 0, 1),
+            (20, 4, 7, 200, 3, 1),
+        ] {
+            let w: Vec<f32> = (0..cout * cin * k).map(|_| rnd()).collect();
+            let x: Vec<f32> = (0..cin * t).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..cout).map(|_| rnd()).collect();
+            let Some(pc) = PackedConv::new(&w, cout, cin, k) else {
+                return;
+            };
+            let y = pc.conv(&x, t, pad, dil, Some(&b));
+            let t_out = t + 2 * pad - dil * (k - 1);
+            assert_eq!(y.len(), cout * t_out);
+            for o in 0..cout {
+                for i in 0..t_out {
+                    let mut want = f64::from(b[o]);
+                    for c in 0..cin {
+                        for j in 0..k {
+                            let src = (i + j * dil) as isize - pad as isize;
+                            if src >= 0 && (src as usize) < t {
+                                want += f64::from(w[(o * cin + c) * k + j])
+                                    * f64::from(x[c * t + src as usize]);
+                            }
+                        }
+                    }
+                    let e = (f64::from(y[o * t_out + i]) - want).abs();
+                    assert!(
+                        e < 1e-5,
+                        "({cout},{cin},{k},{t},{pad},{dil}) y[{o}][{i}]: {e}"
+                    );
+                }
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
-use super::gemm::{PackedWeights, Post};
+use super::gemm::{PackedConv, PackedWeights, Post};
 use crate::{Error, Result};
 
 /// An element-wise kernel run through [`simd`]. `run` must be `#[inline(always)]` and do its work
@@ -419,14 +419,24 @@ pub(crate) fn weight_norm(vb: &VarBuilder, shape: &[usize]) -> Result<Tensor> {
     Ok(v.broadcast_mul(&g.broadcast_div(&norm.sqrt()?)?)?)
 }
 
-/// A Conv1d on `(B, C, T)` input (candle's im2col path), optionally weight-normed.
+/// A Conv1d on `(B, C, T)` input, optionally weight-normed: stride 1 through the packed AVX2
+/// kernel when the CPU has one, otherwise an unfold + candle matmul (or candle's conv1d for
+/// strided convolutions).
 #[derive(Debug, Clone)]
 pub(crate) struct Conv1d {
-    w: Tensor,
+    w: ConvWeights,
     b: Option<Tensor>,
     padding: usize,
     stride: usize,
     dilation: usize,
+}
+
+#[derive(Debug, Clone)]
+enum ConvWeights {
+    /// Stride-1 weights packed for the kernel, with the bias as a plain vector.
+    Packed(PackedConv, Option<Vec<f32>>),
+    /// `(Cout, Cin, k)`.
+    Plain(Tensor),
 }
 
 impl Conv1d {
@@ -447,6 +457,18 @@ impl Conv1d {
             get(vb, &[out, inp, k], "weight")?
         };
         let b = Some(get(vb, &[out], "bias")?);
+        let packed = if stride == 1 {
+            with_slice(&w, |s| PackedConv::new(s, out, inp, k))?
+        } else {
+            None
+        };
+        let w = match packed {
+            Some(p) => {
+                let bias = b.as_ref().map(|b| b.to_vec1::<f32>()).transpose()?;
+                ConvWeights::Packed(p, bias)
+            }
+            None => ConvWeights::Plain(w),
+        };
         Ok(Self {
             w,
             b,
@@ -457,23 +479,50 @@ impl Conv1d {
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        if self.stride == 1 {
-            return self.forward_unfolded(x);
-        }
-        let y = x.conv1d(&self.w, self.padding, self.stride, self.dilation, 1)?;
+        let w = match &self.w {
+            ConvWeights::Packed(p, bias) => return self.forward_packed(x, p, bias.as_deref()),
+            ConvWeights::Plain(w) if self.stride == 1 => return self.forward_unfolded(x, w),
+            ConvWeights::Plain(w) => w,
+        };
+        let y = x.conv1d(w, self.padding, self.stride, self.dilation, 1)?;
         Ok(match &self.b {
             Some(b) => y.broadcast_add(&b.reshape((1, (), 1))?)?,
             None => y,
         })
     }
 
+    /// Stride 1 through [`PackedConv`], one batch row at a time.
+    fn forward_packed(&self, x: &Tensor, p: &PackedConv, bias: Option<&[f32]>) -> Result<Tensor> {
+        let (b, cin, t) = x.dims3()?;
+        if cin != p.cin() {
+            return Err(Error::InvalidArgument(format!(
+                "conv1d: {cin} input channels, weights expect {}",
+                p.cin()
+            )));
+        }
+        let span = self.dilation * (p.k() - 1) + 1;
+        let t_out = (t + 2 * self.padding)
+            .checked_sub(span)
+            .map(|v| v + 1)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!("conv1d: {t} frames for a span of {span}"))
+            })?;
+        let mut y = Vec::with_capacity(b * p.cout() * t_out);
+        with_slice(x, |xs| {
+            for xb in xs.chunks_exact(cin * t) {
+                y.extend(p.conv(xb, t, self.padding, self.dilation, bias));
+            }
+        })?;
+        Ok(Tensor::from_vec(y, (b, p.cout(), t_out), x.device())?)
+    }
+
     /// Stride 1, channels first: unfold the padded input into `(Cin·k, T')` (row `c·k + j` is
     /// channel `c` shifted by tap `j`, one contiguous copy per row), then one product
     /// `W (Cout, Cin·k) · cols` lands directly in the `(Cout, T')` output layout.
-    fn forward_unfolded(&self, x: &Tensor) -> Result<Tensor> {
+    fn forward_unfolded(&self, x: &Tensor, w: &Tensor) -> Result<Tensor> {
         use rayon::prelude::*;
         let (b, cin, t) = x.dims3()?;
-        let (cout, _, k) = self.w.dims3()?;
+        let (cout, _, k) = w.dims3()?;
         let (pad, dil) = (self.padding, self.dilation);
         let span = dil * (k - 1) + 1;
         let t_out = (t + 2 * pad)
@@ -482,7 +531,7 @@ impl Conv1d {
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("conv1d: {t} frames for a span of {span}"))
             })?;
-        let w = self.w.reshape((cout, cin * k))?;
+        let w = w.reshape((cout, cin * k))?;
         let mut outs = Vec::with_capacity(b);
         for bi in 0..b {
             let mut cols = vec![0f32; cin * k * t_out];
