@@ -45,9 +45,9 @@ pub(crate) fn fused_attention(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{MR, NQ, ROWS_PER_TASK};
-    use crate::s3gen::gemm::x86::kernel;
+    use crate::s3gen::gemm::x86::{exp8, kernel};
     use pulp::x86::V3;
-    use pulp::{f32x8, i32x8, Simd, WithSimd};
+    use pulp::{f32x8, Simd, WithSimd};
     use rayon::prelude::*;
 
     /// Keys and values of one (batch row, head), packed for the micro-kernel. `tk` = T rounded up
@@ -130,37 +130,6 @@ mod x86 {
                 }
             });
         y
-    }
-
-    /// `eˣ` on eight lanes to about 1 ulp: the Cephes `expf` polynomial of
-    /// [`crate::s3gen::ops::exp_approx`] evaluated with fused multiply-adds.
-    #[inline(always)]
-    fn exp8(simd: V3, x: f32x8) -> f32x8 {
-        const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
-        let c = |v: f32| simd.splat_f32x8(v);
-        let x = simd.max_f32x8(simd.min_f32x8(x, c(88.0)), c(-87.0));
-        let k = simd.mul_add_f32x8(x, c(std::f32::consts::LOG2_E), c(MAGIC));
-        let n = simd.sub_f32x8(k, c(MAGIC));
-        let r = simd.mul_add_f32x8(n, c(-0.693_359_4), x);
-        let r = simd.mul_add_f32x8(n, c(2.121_944_4e-4), r);
-        let mut p = c(1.987_569_1e-4);
-        for coef in [
-            1.398_199_9e-3,
-            8.333_452e-3,
-            4.166_579_6e-2,
-            1.666_666_5e-1,
-            0.5,
-        ] {
-            p = simd.mul_add_f32x8(p, r, c(coef));
-        }
-        let y = simd.add_f32x8(simd.mul_add_f32x8(p, simd.mul_f32x8(r, r), r), c(1.0));
-        // 2ⁿ from the integer in k's low mantissa bits.
-        let ki: i32x8 = pulp::cast(k);
-        let magic: i32x8 = pulp::cast(c(MAGIC));
-        let e = simd.wrapping_sub_i32x8(ki, magic);
-        let e = simd.wrapping_add_i32x8(e, simd.splat_i32x8(127));
-        let scale: f32x8 = pulp::cast(simd.shl_const_i32x8::<23>(e));
-        simd.mul_f32x8(y, scale)
     }
 
     #[cfg(test)]
@@ -330,4 +299,27 @@ mod tests {
             "bad length"
         );
     }
+}
+/// Throughput at the estimator's size (CFG batch 2, 666 frames, 8 heads × 64):
+/// `cargo test --release -p chatterbox --lib attention_throughput -- --ignored --nocapture`.
+#[cfg(test)]
+#[test]
+#[ignore = "benchmark"]
+fn attention_throughput() {
+    let (b, t, h, d) = (2, 666, 8, 64);
+    let qkv: Vec<f32> = (0..b * t * 3 * h * d)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
+        .collect();
+    let flops = 4.0 * (b * h * t * t * d) as f64;
+    let mut best = f64::MAX;
+    for _ in 0..30 {
+        let c = std::time::Instant::now();
+        std::hint::black_box(fused_attention(&qkv, b, t, h, d));
+        best = best.min(c.elapsed().as_secs_f64());
+    }
+    println!(
+        "fused attention {b}x{t}, {h} heads x {d}: {:.2} ms, {:.1} GFLOP/s",
+        best * 1e3,
+        flops / best / 1e9
+    );
 }

@@ -232,7 +232,7 @@ impl PackedConv {
 pub(crate) mod x86 {
     use super::{PackedConv, PackedWeights, Post, MR, NR};
     use pulp::x86::V3;
-    use pulp::{f32x8, Simd, WithSimd};
+    use pulp::{f32x8, i32x8, Simd, WithSimd};
 
     /// `acc[i] = Σ_k a[k][i] · panel[k]` for the six rows `i` and the 16 lanes of each panel
     /// entry: 12 accumulators, two loads and six broadcasts per step.
@@ -249,6 +249,23 @@ pub(crate) mod x86 {
             }
         }
         c
+    }
+
+    #[cfg(test)]
+    #[test]
+    fn gelu8_matches_the_scalar_gelu() {
+        let Some(simd) = V3::try_new() else { return };
+        for i in -1000..1000 {
+            let xs: [f32; 8] = std::array::from_fn(|l| (i * 8 + l as i32) as f32 * 0.001_3);
+            let got: [f32; 8] = pulp::cast(gelu8(simd, pulp::cast(xs)));
+            for (&x, &g) in xs.iter().zip(&got) {
+                let want = crate::s3gen::ops::gelu_scalar(x);
+                assert!(
+                    (g - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                    "gelu({x}) {g} vs {want}"
+                );
+            }
+        }
     }
 
     /// One task of [`PackedConv::conv`]: output frames `f0..f0+frames` of every channel.
@@ -331,6 +348,58 @@ pub(crate) mod x86 {
         }
     }
 
+    /// `eˣ` on eight lanes to about 1 ulp: the Cephes `expf` polynomial of
+    /// [`crate::s3gen::ops::exp_approx`] evaluated with fused multiply-adds.
+    #[inline(always)]
+    pub(crate) fn exp8(simd: V3, x: f32x8) -> f32x8 {
+        const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+        let c = |v: f32| simd.splat_f32x8(v);
+        let x = simd.max_f32x8(simd.min_f32x8(x, c(88.0)), c(-87.0));
+        let k = simd.mul_add_f32x8(x, c(std::f32::consts::LOG2_E), c(MAGIC));
+        let n = simd.sub_f32x8(k, c(MAGIC));
+        let r = simd.mul_add_f32x8(n, c(-0.693_359_4), x);
+        let r = simd.mul_add_f32x8(n, c(2.121_944_4e-4), r);
+        let mut p = c(1.987_569_1e-4);
+        for coef in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = simd.mul_add_f32x8(p, r, c(coef));
+        }
+        let y = simd.add_f32x8(simd.mul_add_f32x8(p, simd.mul_f32x8(r, r), r), c(1.0));
+        // 2ⁿ from the integer in k's low mantissa bits.
+        let ki: i32x8 = pulp::cast(k);
+        let magic: i32x8 = pulp::cast(c(MAGIC));
+        let e = simd.wrapping_sub_i32x8(ki, magic);
+        let e = simd.wrapping_add_i32x8(e, simd.splat_i32x8(127));
+        let scale: f32x8 = pulp::cast(simd.shl_const_i32x8::<23>(e));
+        simd.mul_f32x8(y, scale)
+    }
+
+    /// Exact (erf) GELU on eight lanes: the Abramowitz–Stegun 7.1.26 erf of
+    /// [`crate::s3gen::ops::gelu_scalar`] evaluated with fused multiply-adds.
+    #[inline(always)]
+    pub(crate) fn gelu8(simd: V3, v: f32x8) -> f32x8 {
+        let c = |x: f32| simd.splat_f32x8(x);
+        let z = simd.mul_f32x8(v, c(std::f32::consts::FRAC_1_SQRT_2));
+        let a = simd.abs_f32x8(z);
+        let t = simd.div_f32x8(c(1.0), simd.mul_add_f32x8(a, c(0.327_591_1), c(1.0)));
+        let mut p = c(1.061_405_4);
+        for coef in [-1.453_152_1, 1.421_413_8, -0.284_496_72, 0.254_829_6] {
+            p = simd.mul_add_f32x8(p, t, c(coef));
+        }
+        let p = simd.mul_f32x8(p, t);
+        let e = exp8(simd, simd.mul_f32x8(simd.mul_f32x8(a, a), c(-1.0)));
+        let erf_abs = simd.sub_f32x8(c(1.0), simd.mul_f32x8(p, e));
+        // erf(z) has z's sign.
+        let sign = simd.and_f32x8(z, c(-0.0));
+        let erf = simd.xor_f32x8(erf_abs, sign);
+        simd.mul_f32x8(simd.mul_f32x8(c(0.5), v), simd.add_f32x8(c(1.0), erf))
+    }
+
     /// One task: its strips of `x` against every panel of `W`, written to `y` (`rows × N`).
     pub(super) struct Block<'a> {
         pub simd: V3,
@@ -376,9 +445,9 @@ pub(crate) mod x86 {
                         match post {
                             Post::None => dst.copy_from_slice(&v[..cols]),
                             Post::Gelu => {
-                                for (o, &v) in dst.iter_mut().zip(&v) {
-                                    *o = crate::s3gen::ops::gelu_scalar(v);
-                                }
+                                let [v0, v1]: [f32x8; 2] = pulp::cast(v);
+                                let g: [f32; NR] = pulp::cast([gelu8(simd, v0), gelu8(simd, v1)]);
+                                dst.copy_from_slice(&g[..cols]);
                             }
                             Post::Residual(res) => {
                                 let res = &res[r * n + c0..r * n + c0 + cols];
@@ -523,5 +592,40 @@ mod tests {
         } else {
             e
         }
+    }
+}
+
+/// Throughput of the estimator's products (2·666 rows): q/k/v (256 → 1536) and the feed-forward
+/// input (256 → 1024) without and with the GELU epilogue:
+/// `cargo test --release -p chatterbox --lib gemm_throughput -- --ignored --nocapture`.
+#[cfg(test)]
+#[test]
+#[ignore = "benchmark"]
+fn gemm_throughput() {
+    for (n, gelu) in [(1536, false), (1024, false), (1024, true)] {
+        let (m, k) = (1332, 256);
+        let x: Vec<f32> = (0..m * k)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
+            .collect();
+        let w: Vec<f32> = (0..k * n)
+            .map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5)
+            .collect();
+        let Some(pw) = PackedWeights::new(&w, k, n) else {
+            return;
+        };
+        let post = if gelu { Post::Gelu } else { Post::None };
+        let mut best = f64::MAX;
+        for _ in 0..30 {
+            let c = std::time::Instant::now();
+            std::hint::black_box(pw.matmul(&x, None, post));
+            best = best.min(c.elapsed().as_secs_f64());
+        }
+        let flops = 2.0 * (m * k * n) as f64;
+        println!(
+            "packed matmul {m}x{k}x{n}{}: {:.2} ms, {:.1} GFLOP/s",
+            if gelu { " + GELU" } else { "" },
+            best * 1e3,
+            flops / best / 1e9
+        );
     }
 }
