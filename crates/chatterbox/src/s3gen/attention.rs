@@ -70,16 +70,26 @@ mod x86 {
                 let (bi, hh) = (bh / h, bh % h);
                 let mut k = vec![[0f32; MR]; tk * d / MR];
                 let mut v = vec![[0f32; MR]; vblocks * tk];
-                for j in 0..t {
-                    let base = (bi * t + j) * row + hh * d;
-                    let key = &qkv[base + h * d..base + h * d + d];
-                    let val = &qkv[base + 2 * h * d..base + 2 * h * d + d];
-                    let kb = &mut k[(j / MR) * d..(j / MR + 1) * d];
-                    for (dst, &x) in kb.iter_mut().zip(key) {
-                        dst[j % MR] = x;
+                let zeros = vec![0f32; d];
+                let at = |j: usize, which: usize| -> &[f32] {
+                    if j < t {
+                        let base = (bi * t + j) * row + which * h * d + hh * d;
+                        &qkv[base..base + d]
+                    } else {
+                        &zeros
                     }
-                    for (c, &x) in val.iter().enumerate() {
-                        v[(c / MR) * tk + j][c % MR] = x;
+                };
+                // Keys: block jb holds, for each channel, the six keys' values side by side.
+                for (jb, kb) in k.chunks_exact_mut(d).enumerate() {
+                    let r: [&[f32]; MR] = std::array::from_fn(|i| at(jb * MR + i, 1));
+                    for (c, dst) in kb.iter_mut().enumerate() {
+                        *dst = [r[0][c], r[1][c], r[2][c], r[3][c], r[4][c], r[5][c]];
+                    }
+                }
+                // Values: block p holds columns 6p..6p+6 of every key.
+                for j in 0..t {
+                    for (p, chunk) in at(j, 2).chunks(MR).enumerate() {
+                        v[p * tk + j][..chunk.len()].copy_from_slice(chunk);
                     }
                 }
                 Packed { k, v }
@@ -99,17 +109,18 @@ mod x86 {
                 let rows = yc.len() / inner;
                 let mut scores = vec![[0f32; NQ]; tk];
                 let mut qt = vec![[0f32; NQ]; d];
+                let mut ot = vec![[0f32; NQ]; vblocks * MR];
                 for hh in 0..h {
                     let pk = &packs[bi * h + hh];
                     for m0 in (0..rows).step_by(NQ) {
                         let nq = NQ.min(rows - m0);
-                        for (c, dst) in qt.iter_mut().enumerate() {
-                            for (l, o) in dst.iter_mut().enumerate() {
-                                *o = if l < nq {
-                                    qkv[(bi * t + r0 + m0 + l) * row + hh * d + c]
-                                } else {
-                                    0.0
-                                };
+                        if nq < NQ {
+                            qt.iter_mut().for_each(|q| *q = [0.0; NQ]);
+                        }
+                        for l in 0..nq {
+                            let base = (bi * t + r0 + m0 + l) * row + hh * d;
+                            for (dst, &x) in qt.iter_mut().zip(&qkv[base..base + d]) {
+                                dst[l] = x;
                             }
                         }
                         Simd::vectorize(
@@ -121,6 +132,7 @@ mod x86 {
                                 t,
                                 d,
                                 scores: &mut scores,
+                                ot: &mut ot,
                                 out: &mut yc[m0 * inner..(m0 + nq) * inner],
                                 ld_out: inner,
                                 col: hh * d,
@@ -157,6 +169,8 @@ mod x86 {
         t: usize,
         d: usize,
         scores: &'a mut [[f32; NQ]],
+        /// Output columns of the tile `(⌈d/6⌉·6, 16)`, before the division by the sums.
+        ot: &'a mut [[f32; NQ]],
         out: &'a mut [f32],
         ld_out: usize,
         col: usize,
@@ -174,6 +188,7 @@ mod x86 {
                 t,
                 d,
                 scores,
+                ot,
                 out,
                 ld_out,
                 col,
@@ -210,19 +225,17 @@ mod x86 {
             }
             let inv = sum.map(|s| 1.0 / s);
             // Oᵀ = Vᵀ·Sᵀ, six value columns per call, each divided by its query's sum.
-            let nq = out.len() / ld_out;
             let tk = scores.len();
-            for (p, vb) in pk.v.chunks_exact(tk).enumerate() {
+            for (vb, o) in pk.v.chunks_exact(tk).zip(ot.chunks_exact_mut(MR)) {
                 let acc = kernel(simd, vb, scores);
-                for (i, a) in acc.iter().enumerate() {
-                    let c = p * MR + i;
-                    if c >= d {
-                        break;
-                    }
-                    let vals: [f32; NQ] = pulp::cast(*a);
-                    for l in 0..nq {
-                        out[l * ld_out + col + c] = vals[l] * inv[l];
-                    }
+                for (dst, a) in o.iter_mut().zip(&acc) {
+                    *dst = pulp::cast(*a);
+                }
+            }
+            // Transpose into the output rows, dividing by each query's sum.
+            for (l, row) in out.chunks_exact_mut(ld_out).enumerate() {
+                for (dst, o) in row[col..col + d].iter_mut().zip(ot.iter()) {
+                    *dst = o[l] * inv[l];
                 }
             }
         }
