@@ -146,43 +146,49 @@ impl TBlock {
     /// query chunk) is one task: its heads' scores
     /// (H × chunk × T) stay in cache, and q/k/v are read in place through strided views.
     fn attention(&self, qkv: &Tensor, b: usize, t: usize) -> Result<Tensor> {
-        use rayon::prelude::*;
         let (h, d) = (self.heads, self.head_dim);
-        let inner = h * d;
         if let Some(y) = with_slice(qkv, |s| super::attention::fused_attention(s, b, t, h, d))? {
-            return Ok(Tensor::from_vec(y, (b, t, inner), qkv.device())?);
+            return Ok(Tensor::from_vec(y, (b, t, h * d), qkv.device())?);
         }
-        let qkv = qkv.reshape((b, t, 3, h, d))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, d)
-        let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
-        let tasks: Vec<(usize, usize)> = (0..b)
-            .flat_map(|bi| (0..t).step_by(ATTN_CHUNK).map(move |s| (bi, s)))
-            .collect();
-        let outs = tasks
-            .par_iter()
-            .map(|&(bi, start)| -> Result<Tensor> {
-                let len = ATTN_CHUNK.min(t - start);
-                let qc = q.get(bi)?.narrow(1, start, len)?; // (H, len, d)
-                let kt = k.get(bi)?.t()?; // (H, d, T)
-                let attn = softmax_(qc.matmul(&kt)?)?;
-                Ok(attn.matmul(&v.get(bi)?)?) // (H, len, d), contiguous
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // Interleave the heads back into (B, T, H·d).
-        let mut y = vec![0f32; b * t * inner];
-        for (&(bi, start), o) in tasks.iter().zip(&outs) {
-            let len = ATTN_CHUNK.min(t - start);
-            with_slice(o, |o| {
-                for hh in 0..h {
-                    for i in 0..len {
-                        let dst = (bi * t + start + i) * inner + hh * d;
-                        let src = (hh * len + i) * d;
-                        y[dst..dst + d].copy_from_slice(&o[src..src + d]);
-                    }
-                }
-            })?;
-        }
-        Ok(Tensor::from_vec(y, (b, t, inner), qkv.device())?)
+        attention_matmuls(qkv, b, t, h, d)
     }
+}
+
+/// The fallback of [`TBlock::attention`] on CPUs without the fused kernel: candle matmuls per
+/// (batch row, 128-query chunk), the chunk's scores (H × chunk × T) staying in cache.
+fn attention_matmuls(qkv: &Tensor, b: usize, t: usize, h: usize, d: usize) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let inner = h * d;
+    let qkv = qkv.reshape((b, t, 3, h, d))?.permute((2, 0, 3, 1, 4))?; // (3, B, H, T, d)
+    let (q, k, v) = (qkv.get(0)?, qkv.get(1)?, qkv.get(2)?);
+    let tasks: Vec<(usize, usize)> = (0..b)
+        .flat_map(|bi| (0..t).step_by(ATTN_CHUNK).map(move |s| (bi, s)))
+        .collect();
+    let outs = tasks
+        .par_iter()
+        .map(|&(bi, start)| -> Result<Tensor> {
+            let len = ATTN_CHUNK.min(t - start);
+            let qc = q.get(bi)?.narrow(1, start, len)?; // (H, len, d)
+            let kt = k.get(bi)?.t()?; // (H, d, T)
+            let attn = softmax_(qc.matmul(&kt)?)?;
+            Ok(attn.matmul(&v.get(bi)?)?) // (H, len, d), contiguous
+        })
+        .collect::<Result<Vec<_>>>()?;
+    // Interleave the heads back into (B, T, H·d).
+    let mut y = vec![0f32; b * t * inner];
+    for (&(bi, start), o) in tasks.iter().zip(&outs) {
+        let len = ATTN_CHUNK.min(t - start);
+        with_slice(o, |o| {
+            for hh in 0..h {
+                for i in 0..len {
+                    let dst = (bi * t + start + i) * inner + hh * d;
+                    let src = (hh * len + i) * d;
+                    y[dst..dst + d].copy_from_slice(&o[src..src + d]);
+                }
+            }
+        })?;
+    }
+    Ok(Tensor::from_vec(y, (b, t, inner), qkv.device())?)
 }
 
 #[derive(Debug, Clone)]
@@ -318,5 +324,29 @@ impl Estimator {
         }
         let h = self.final_block.forward(&h, None)?;
         swap_ct(&self.final_proj.forward(&h)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    /// The fused kernel (when this CPU has it) and the matmul fallback agree.
+    #[test]
+    fn fused_and_fallback_attention_agree() -> Result<()> {
+        let (b, t, h, d) = (2, 150, 3, 64);
+        let qkv = Tensor::randn(0f32, 1.0, (b, t, 3 * h * d), &Device::Cpu)?;
+        let plain = attention_matmuls(&qkv, b, t, h, d)?;
+        let Some(fused) = with_slice(&qkv, |s| {
+            super::super::attention::fused_attention(s, b, t, h, d)
+        })?
+        else {
+            return Ok(());
+        };
+        let fused = Tensor::from_vec(fused, (b, t, h * d), &Device::Cpu)?;
+        let err: f32 = (plain - fused)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+        assert!(err < 1e-5, "max abs difference {err}");
+        Ok(())
     }
 }

@@ -997,6 +997,34 @@ mod tests {
     }
 
     #[test]
+    fn packed_and_plain_convolutions_agree() -> Result<()> {
+        let dev = Device::Cpu;
+        let (cout, cin, k) = (10, 7, 5);
+        let w = Tensor::randn(0f32, 1.0, (cout, cin, k), &dev)?;
+        let b = Tensor::randn(0f32, 1.0, cout, &dev)?;
+        let x = Tensor::randn(0f32, 1.0, (2, cin, 90), &dev)?;
+        let bias = Some(b.to_vec1::<f32>()?);
+        let Some(packed) = with_slice(&w, |s| PackedConv::new(s, cout, cin, k))? else {
+            return Ok(());
+        };
+        for (padding, dilation) in [(2, 1), (6, 3), (0, 1)] {
+            let conv = |w: ConvWeights| Conv1d {
+                w,
+                b: Some(b.clone()),
+                padding,
+                stride: 1,
+                dilation,
+            };
+            let a = conv(ConvWeights::Plain(w.clone())).forward(&x)?;
+            let p = conv(ConvWeights::Packed(packed.clone(), bias.clone())).forward(&x)?;
+            assert_eq!(a.dims(), p.dims());
+            let err: f32 = (a - p)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+            assert!(err < 1e-5, "pad {padding} dil {dilation}: {err}");
+        }
+        Ok(())
+    }
+
+    #[test]
     fn fast_exp_is_within_a_few_ulp() {
         for x in grid().into_iter().chain([-86.0, -50.0, 50.0, 87.5]) {
             let want = f64::from(x).exp();
