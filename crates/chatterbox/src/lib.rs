@@ -20,6 +20,12 @@ pub mod voice_encoder;
 
 pub use error::{check_stop, Error, Result, ShouldStop};
 
+/// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex
+/// here guards a cache or a file position that stays valid).
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// Output sample rate of the whole pipeline (S3Gen/HiFT).
 pub const S3GEN_SR: u32 = 24_000;
 /// Sample rate of the speech tokenizer, the voice encoder and CAMPPlus.

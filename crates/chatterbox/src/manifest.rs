@@ -71,10 +71,7 @@ impl Recorder {
 
     /// Everything requested so far: key → shape.
     pub fn requested(&self) -> BTreeMap<String, Vec<usize>> {
-        match self.seen.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        crate::lock(&self.seen).clone()
     }
 }
 
@@ -87,10 +84,7 @@ impl SimpleBackend for Recorder {
         dtype: DType,
         dev: &Device,
     ) -> candle_core::Result<Tensor> {
-        let mut g = match self.seen.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut g = crate::lock(&self.seen);
         g.insert(name.to_string(), s.dims().to_vec());
         Tensor::zeros(s, dtype, dev)
     }

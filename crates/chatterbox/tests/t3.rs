@@ -223,7 +223,7 @@ fn limits_are_errors_not_panics() {
 }
 
 #[test]
-fn load_t3_maps_a_bf16_file_to_f32() {
+fn load_t3_reads_a_bf16_file_as_f32() {
     let (_t3, vm, cfg) = tiny_model();
     let bf16: std::collections::HashMap<String, Tensor> = vm
         .data()

@@ -54,7 +54,7 @@ const EOS: u32 = 6562;
 
 /// Open a safetensors file whose tensors are read on request (see [`st_file`]); every float
 /// dtype is converted to f32 on access.
-fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+pub(crate) fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
     let file = st_file::SafetensorsFile::open(path)?;
     Ok(VarBuilder::from_backend(
         Box::new(file),

@@ -80,10 +80,7 @@ impl RandomWeights {
 
     /// Everything handed out so far.
     pub fn tensors(&self) -> BTreeMap<String, Tensor> {
-        match self.made.lock() {
-            Ok(g) => g.clone(),
-            Err(p) => p.into_inner().clone(),
-        }
+        crate::lock(&self.made).clone()
     }
 
     /// Write everything handed out so far as one safetensors file.
@@ -105,10 +102,7 @@ impl SimpleBackend for RandomWeights {
         dtype: DType,
         dev: &Device,
     ) -> candle_core::Result<Tensor> {
-        let mut made = match self.made.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let mut made = crate::lock(&self.made);
         if let Some(t) = made.get(name) {
             if t.dims() != s.dims() {
                 candle_core::bail!("{name} requested as {:?} and {:?}", t.dims(), s.dims());
@@ -122,10 +116,7 @@ impl SimpleBackend for RandomWeights {
     }
 
     fn get_unchecked(&self, name: &str, dtype: DType, dev: &Device) -> candle_core::Result<Tensor> {
-        let made = match self.made.lock() {
-            Ok(g) => g,
-            Err(p) => p.into_inner(),
-        };
+        let made = crate::lock(&self.made);
         match made.get(name) {
             Some(t) => t.to_dtype(dtype)?.to_device(dev),
             None => candle_core::bail!("{name} has no shape yet"),

@@ -129,10 +129,7 @@ impl SafetensorsFile {
         };
         let mut bytes = vec![0u8; e.len];
         {
-            let mut f = match self.file.lock() {
-                Ok(g) => g,
-                Err(p) => p.into_inner(),
-            };
+            let mut f = crate::lock(&self.file);
             f.seek(SeekFrom::Start(e.start))
                 .and_then(|_| f.read_exact(&mut bytes))
                 .map_err(|err| {

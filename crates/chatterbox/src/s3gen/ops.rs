@@ -127,8 +127,8 @@ impl MatW {
         let y = x.matmul(w)?;
         match epi {
             Epilogue::None if bias.is_none() => {}
-            Epilogue::None => y.inplace_op1(&BiasAct { bias, gelu: false })?,
-            Epilogue::Gelu => y.inplace_op1(&BiasAct { bias, gelu: true })?,
+            Epilogue::None => bias_act_(&y, bias, false)?,
+            Epilogue::Gelu => bias_act_(&y, bias, true)?,
             Epilogue::Residual(r) => {
                 let r = r.reshape(y.shape())?.contiguous()?;
                 y.inplace_op2(&r, &BiasResidual { bias })?
@@ -182,30 +182,15 @@ impl Linear {
     }
 }
 
-/// In place on a contiguous `(rows, n)` product: `y + b`, then GELU if asked.
-struct BiasAct<'a> {
-    bias: Option<&'a [f32]>,
-    gelu: bool,
-}
-
-impl candle_core::InplaceOp1 for BiasAct<'_> {
-    fn name(&self) -> &'static str {
-        "bias-act"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &mut candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> candle_core::Result<()> {
-        use rayon::prelude::*;
-        let data = contiguous_f32_mut(storage, layout)?;
-        let n = layout.dims().last().copied().unwrap_or(1).max(1);
-        let rows_per_task = (PAR_CHUNK / n).max(1);
+/// In place on a fresh contiguous `(rows, n)` product: `y + b`, then GELU if asked.
+fn bias_act_(y: &Tensor, bias: Option<&[f32]>, gelu: bool) -> Result<()> {
+    use rayon::prelude::*;
+    let n = y.dims().last().copied().unwrap_or(1).max(1);
+    let rows_per_task = (PAR_CHUNK / n).max(1);
+    in_place(y, "bias-act", |data| {
         data.par_chunks_mut(rows_per_task * n)
-            .for_each(|c| simd::<BiasActK>((c, n, self.bias, self.gelu)));
-        Ok(())
-    }
+            .for_each(|c| simd::<BiasActK>((c, n, bias, gelu)))
+    })
 }
 
 kernel!(BiasActK, (c, n, bias, gelu): (&'a mut [f32], usize, Option<&'a [f32]>, bool), {
@@ -280,6 +265,29 @@ kernel!(BiasResidualK, (c, r, n, bias): (&'a mut [f32], &'a [f32], usize, Option
 
 /// Elements per parallel task of the element-wise kernels.
 const PAR_CHUNK: usize = 1 << 14;
+
+/// Run `f` on the data of a fresh contiguous f32 CPU tensor, in place (a candle in-place op
+/// without a struct per kernel). Pass a tensor nothing else refers to.
+pub(crate) fn in_place(x: &Tensor, name: &'static str, f: impl Fn(&mut [f32])) -> Result<()> {
+    struct Op<'a, F>(&'static str, &'a F);
+
+    impl<F: Fn(&mut [f32])> candle_core::InplaceOp1 for Op<'_, F> {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+
+        fn cpu_fwd(
+            &self,
+            storage: &mut candle_core::CpuStorage,
+            layout: &candle_core::Layout,
+        ) -> candle_core::Result<()> {
+            (self.1)(contiguous_f32_mut(storage, layout)?);
+            Ok(())
+        }
+    }
+
+    Ok(x.inplace_op1(&Op(name, &f))?)
+}
 
 fn contiguous_f32_mut<'a>(
     storage: &'a mut candle_core::CpuStorage,
@@ -559,37 +567,15 @@ impl Conv1d {
         };
         if let Some(bias) = &self.b {
             // In place on the fresh product: row (b, c) gets bias[c].
+            use rayon::prelude::*;
             let bias = bias.to_vec1::<f32>()?;
-            y.inplace_op1(&ChannelBias { bias, t: t_out })?;
+            in_place(&y, "channel-bias", |data| {
+                data.par_chunks_mut(t_out.max(1))
+                    .enumerate()
+                    .for_each(|(row, x)| simd::<AddScalarK>((x, bias[row % bias.len()])))
+            })?;
         }
         Ok(y)
-    }
-}
-
-/// In place on a contiguous `(B, C, T)` tensor: `x[b, c, :] += bias[c]`.
-struct ChannelBias {
-    bias: Vec<f32>,
-    t: usize,
-}
-
-impl candle_core::InplaceOp1 for ChannelBias {
-    fn name(&self) -> &'static str {
-        "channel-bias"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &mut candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> candle_core::Result<()> {
-        use rayon::prelude::*;
-        let data = contiguous_f32_mut(storage, layout)?;
-        let (t, c) = (self.t.max(1), self.bias.len().max(1));
-        data.par_chunks_mut(t).enumerate().for_each(|(row, x)| {
-            let b = self.bias[row % c];
-            simd::<AddScalarK>((x, b))
-        });
-        Ok(())
     }
 }
 
@@ -671,38 +657,18 @@ pub(crate) fn mish_add_(x: Tensor, add: Option<&Tensor>) -> Result<Tensor> {
         }
         None => None,
     };
-    x.inplace_op1(&MishAdd { add, t, c })?;
-    Ok(x)
-}
-
-struct MishAdd {
-    add: Option<Vec<f32>>,
-    t: usize,
-    c: usize,
-}
-
-impl candle_core::InplaceOp1 for MishAdd {
-    fn name(&self) -> &'static str {
-        "mish-add"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &mut candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> candle_core::Result<()> {
-        use rayon::prelude::*;
-        let data = contiguous_f32_mut(storage, layout)?;
-        let c = self.c.max(1);
-        let rows_per_task = (PAR_CHUNK / c).max(1);
+    use rayon::prelude::*;
+    let c = c.max(1);
+    let rows_per_task = (PAR_CHUNK / c).max(1);
+    in_place(&x, "mish-add", |data| {
         data.par_chunks_mut(rows_per_task * c)
             .enumerate()
             .for_each(|(task, chunk)| {
                 let row0 = task * rows_per_task;
-                simd::<MishAddK>((chunk, c, row0, self.t.max(1), self.add.as_deref()))
-            });
-        Ok(())
-    }
+                simd::<MishAddK>((chunk, c, row0, t.max(1), add.as_deref()))
+            })
+    })?;
+    Ok(x)
 }
 
 kernel!(MishAddK, (chunk, c, row0, t, add): (&'a mut [f32], usize, usize, usize, Option<&'a [f32]>), {
@@ -812,39 +778,16 @@ pub(crate) fn gelu_scalar(v: f32) -> f32 {
 pub(crate) fn softmax_(x: Tensor) -> Result<Tensor> {
     let x = x.contiguous()?;
     let n = x.dims().last().copied().unwrap_or(1).max(1);
-    x.inplace_op1(&RowSoftmax(n))?;
+    use rayon::prelude::*;
+    in_place(&x, "row-softmax", |data| {
+        data.par_chunks_mut(n).for_each(simd::<SoftmaxK>)
+    })?;
     Ok(x)
 }
 
 /// `softmax` over the last axis (copying).
 pub(crate) fn softmax(x: &Tensor) -> Result<Tensor> {
     softmax_(x.copy()?)
-}
-
-struct RowSoftmax(usize);
-
-impl candle_core::InplaceOp1 for RowSoftmax {
-    fn name(&self) -> &'static str {
-        "row-softmax"
-    }
-
-    fn cpu_fwd(
-        &self,
-        storage: &mut candle_core::CpuStorage,
-        layout: &candle_core::Layout,
-    ) -> candle_core::Result<()> {
-        use rayon::prelude::*;
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("row-softmax: input is not contiguous")
-        };
-        let candle_core::CpuStorage::F32(data) = storage else {
-            candle_core::bail!("row-softmax: f32 only")
-        };
-        data[start..end]
-            .par_chunks_mut(self.0)
-            .for_each(simd::<SoftmaxK>);
-        Ok(())
-    }
 }
 
 struct SoftmaxK;

@@ -50,21 +50,12 @@ pub struct T3 {
     device: Device,
 }
 
-/// Load `t3_cfg.safetensors` (memory-mapped; any float dtype is converted to f32).
+/// Load `t3_cfg.safetensors`, read tensor by tensor (any float dtype is converted to f32).
 pub fn load_t3(path: impl AsRef<Path>, cfg: &T3Config, device: &Device) -> Result<T3> {
-    let path = path.as_ref();
-    let vb = mmap_var_builder(path, device).map_err(|e| Error::Checkpoint {
-        path: path.to_path_buf(),
-        msg: e.to_string(),
-    })?;
-    T3::load(&vb, cfg)
-}
-
-#[allow(unsafe_code)]
-fn mmap_var_builder(path: &Path, device: &Device) -> candle_core::Result<VarBuilder<'static>> {
-    // SAFETY: the file is mapped read-only and must not be modified while the model is alive
-    // (the usual contract of candle's memory-mapped checkpoints).
-    unsafe { VarBuilder::from_mmaped_safetensors(&[path], DType::F32, device) }
+    T3::load(
+        &crate::pipeline::open_checkpoint(path.as_ref(), device)?,
+        cfg,
+    )
 }
 
 fn emb_rows(e: &Embedding, ids: &[u32], dev: &Device) -> Result<Tensor> {
