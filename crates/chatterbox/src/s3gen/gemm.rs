@@ -253,6 +253,22 @@ pub(crate) mod x86 {
 
     #[cfg(test)]
     #[test]
+    fn exp8_is_within_a_few_ulp() {
+        let Some(simd) = V3::try_new() else { return };
+        for i in -1100..1100 {
+            let xs: [f32; 8] = std::array::from_fn(|l| (i * 8 + l as i32) as f32 * 0.01);
+            let got: [f32; 8] = pulp::cast(exp8(simd, pulp::cast(xs)));
+            // Inputs are clamped to [−87, 88] (the finite, normal range).
+            for (&x, &g) in xs.iter().zip(&got).filter(|(&x, _)| x >= -87.0) {
+                let want = f64::from(x).exp();
+                let rel = ((f64::from(g) - want) / want).abs();
+                assert!(rel < 3e-7, "exp({x}) = {g}, want {want}");
+            }
+        }
+    }
+
+    #[cfg(test)]
+    #[test]
     fn gelu8_matches_the_scalar_gelu() {
         let Some(simd) = V3::try_new() else { return };
         for i in -1000..1000 {

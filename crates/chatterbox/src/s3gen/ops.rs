@@ -515,12 +515,16 @@ impl Conv1d {
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("conv1d: {t} frames for a span of {span}"))
             })?;
-        let mut y = Vec::with_capacity(b * p.cout() * t_out);
-        with_slice(x, |xs| {
-            for xb in xs.chunks_exact(cin * t) {
-                y.extend(p.conv(xb, t, self.padding, self.dilation, bias));
-            }
+        let rows: Vec<Vec<f32>> = with_slice(x, |xs| {
+            xs.chunks_exact(cin * t)
+                .map(|xb| p.conv(xb, t, self.padding, self.dilation, bias))
+                .collect()
         })?;
+        // One batch row (the vocoder's case) is used as it is, without a copy.
+        let y = match <[Vec<f32>; 1]>::try_from(rows) {
+            Ok([only]) => only,
+            Err(rows) => rows.concat(),
+        };
         Ok(Tensor::from_vec(y, (b, p.cout(), t_out), x.device())?)
     }
 
