@@ -24,6 +24,9 @@ pub enum Error {
     /// The audio decoded but is unusable (empty, zero sample rate, too short, too long, not finite).
     #[error("invalid audio: {0}")]
     InvalidAudio(String),
+    /// The audio is longer than the caller's limit ([`crate::audio::DecodeLimits::max_duration_s`]).
+    #[error("audio is longer than the {max_s} s limit")]
+    AudioTooLong { max_s: f64 },
     /// A caller-supplied argument is out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

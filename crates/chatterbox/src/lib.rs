@@ -18,7 +18,11 @@ pub mod t3;
 pub mod text;
 pub mod voice_encoder;
 
+pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
+pub use pipeline::{
+    load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, ParamKind, ParamSpec,
+};
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex
 /// here guards a cache or a file position that stays valid).

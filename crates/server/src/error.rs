@@ -111,6 +111,7 @@ impl From<chatterbox::Error> for ApiError {
         match &e {
             E::AudioDecode(_) => Self::unprocessable("invalid_audio", e.to_string()),
             E::InvalidAudio(_) => Self::unprocessable("invalid_audio", e.to_string()),
+            E::AudioTooLong { .. } => Self::unprocessable("voice_too_long", e.to_string()),
             E::InvalidArgument(_) => Self::unprocessable("invalid_param", e.to_string()),
             E::Tokenizer(_) => Self::unprocessable("invalid_text", e.to_string()),
             E::Cancelled => Self::new(

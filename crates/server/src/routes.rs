@@ -306,7 +306,7 @@ pub async fn synthesize(
                 .await
                 .map_err(|_| ApiError::internal("decoder thread failed"))?
                 .map_err(|e| match e {
-                    chatterbox::Error::InvalidAudio(m) if m.contains("longer than") => {
+                    chatterbox::Error::AudioTooLong { .. } => {
                         ApiError::unprocessable(
                             "voice_too_long",
                             format!(

@@ -146,10 +146,9 @@ fn decode_inner(bytes: Vec<u8>, limits: &DecodeLimits) -> Result<Audio> {
         }
         let r = rate.unwrap_or(0);
         if r > 0 && mono.len() > max_frames(r) {
-            return Err(Error::InvalidAudio(format!(
-                "audio is longer than the {} s limit",
-                limits.max_duration_s
-            )));
+            return Err(Error::AudioTooLong {
+                max_s: limits.max_duration_s,
+            });
         }
     }
     if bad > 0 && bad * 10 > good + bad {
@@ -220,7 +219,10 @@ mod tests {
             max_duration_s: 1.0,
             ..DecodeLimits::default()
         };
-        assert!(matches!(decode(&wav, &short), Err(Error::InvalidAudio(_))));
+        assert!(matches!(
+            decode(&wav, &short),
+            Err(Error::AudioTooLong { .. })
+        ));
         assert_eq!(decode(&wav, &limits())?.samples.len(), x.len());
         Ok(())
     }

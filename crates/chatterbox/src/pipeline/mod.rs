@@ -15,7 +15,7 @@ mod st_file;
 pub mod tiny;
 
 pub use crate::conditioning::Conditionals;
-pub use params::GenerateParams;
+pub use params::{GenerateParams, ParamKind, ParamSpec};
 
 use candle_core::{DType, Device, IndexOp};
 use candle_nn::VarBuilder;

@@ -45,15 +45,62 @@ impl Default for GenerateParams {
     }
 }
 
-fn check(name: &str, v: f32, lo: f32, hi: f32, lo_open: bool) -> Result<()> {
-    let ok = v.is_finite() && (if lo_open { v > lo } else { v >= lo }) && v <= hi;
-    if ok {
-        Ok(())
-    } else {
-        let open = if lo_open { "(" } else { "[" };
-        Err(Error::InvalidArgument(format!(
-            "{name} must be in {open}{lo}, {hi}], got {v}"
-        )))
+/// Whether a parameter takes any real number in its range or only whole numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParamKind {
+    Float,
+    Integer,
+}
+
+/// One generation parameter as clients see it (`/info`, the OpenAPI document, the web UI): the
+/// single table that validation, documentation and the UI all read.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    pub kind: ParamKind,
+    /// `None` for the seed (a random one is drawn).
+    pub default: Option<f64>,
+    pub min: f64,
+    pub max: f64,
+    /// The range excludes `min` itself (`top_p`).
+    pub min_exclusive: bool,
+    pub description: &'static str,
+}
+
+impl ParamSpec {
+    /// Whether `v` lies in the range (finite, integral for integers).
+    pub fn accepts(&self, v: f64) -> bool {
+        let lo = if self.min_exclusive {
+            v > self.min
+        } else {
+            v >= self.min
+        };
+        v.is_finite() && lo && v <= self.max && (self.kind == ParamKind::Float || v.fract() == 0.0)
+    }
+
+    /// The range in interval notation, e.g. `(0, 1]`.
+    pub fn range(&self) -> String {
+        let open = if self.min_exclusive { "(" } else { "[" };
+        format!("{open}{}, {}]", self.min, self.max)
+    }
+}
+
+const fn spec(
+    name: &'static str,
+    kind: ParamKind,
+    default: Option<f64>,
+    (min, max, min_exclusive): (f64, f64, bool),
+    description: &'static str,
+) -> ParamSpec {
+    ParamSpec {
+        name,
+        kind,
+        default,
+        min,
+        max,
+        min_exclusive,
+        description,
     }
 }
 
@@ -61,32 +108,101 @@ impl GenerateParams {
     /// Largest accepted `max_new_tokens` (the reference's hard-coded limit).
     pub const MAX_NEW_TOKENS: usize = 1000;
 
-    /// Reject out-of-range values with a message naming the parameter.
-    pub fn validate(&self) -> Result<()> {
-        check("exaggeration", self.exaggeration, 0.0, 2.0, false)?;
-        check("cfg_weight", self.cfg_weight, 0.0, 1.0, false)?;
-        check("temperature", self.temperature, 0.0, 5.0, false)?;
-        check(
+    /// Every parameter with its default and range, in the order clients show them.
+    pub const SPECS: [ParamSpec; 9] = [
+        spec(
+            "exaggeration",
+            ParamKind::Float,
+            Some(0.5),
+            (0.0, 2.0, false),
+            "Emotion exaggeration fed to T3's conditioning.",
+        ),
+        spec(
+            "cfg_weight",
+            ParamKind::Float,
+            Some(0.5),
+            (0.0, 1.0, false),
+            "Classifier-free guidance weight (0 = plain conditional decoding).",
+        ),
+        spec(
+            "temperature",
+            ParamKind::Float,
+            Some(0.8),
+            (0.0, 5.0, false),
+            "Sampling temperature (0 = greedy).",
+        ),
+        spec(
             "repetition_penalty",
-            self.repetition_penalty,
-            1.0,
-            2.0,
-            false,
-        )?;
-        check("min_p", self.min_p, 0.0, 1.0, false)?;
-        check("top_p", self.top_p, 0.0, 1.0, true)?;
-        if self.top_k > 8194 {
-            return Err(Error::InvalidArgument(format!(
-                "top_k must be in [0, 8194], got {}",
-                self.top_k
-            )));
-        }
-        if self.max_new_tokens == 0 || self.max_new_tokens > Self::MAX_NEW_TOKENS {
-            return Err(Error::InvalidArgument(format!(
-                "max_new_tokens must be in [1, {}], got {}",
-                Self::MAX_NEW_TOKENS,
-                self.max_new_tokens
-            )));
+            ParamKind::Float,
+            Some(1.2),
+            (1.0, 2.0, false),
+            "Penalty on speech tokens already generated.",
+        ),
+        spec(
+            "min_p",
+            ParamKind::Float,
+            Some(0.05),
+            (0.0, 1.0, false),
+            "Min-p filter (0 = off).",
+        ),
+        spec(
+            "top_p",
+            ParamKind::Float,
+            Some(1.0),
+            (0.0, 1.0, true),
+            "Top-p (nucleus) filter (1 = off).",
+        ),
+        spec(
+            "top_k",
+            ParamKind::Integer,
+            Some(0.0),
+            (0.0, 8194.0, false),
+            "Top-k filter (0 = off).",
+        ),
+        spec(
+            "seed",
+            ParamKind::Integer,
+            None,
+            (0.0, u64::MAX as f64, false),
+            "RNG seed: the same seed and inputs give the same audio (random when absent).",
+        ),
+        spec(
+            "max_new_tokens",
+            ParamKind::Integer,
+            Some(1000.0),
+            (1.0, 1000.0, false),
+            "Upper bound on generated speech tokens (25 per second of audio).",
+        ),
+    ];
+
+    /// The value of the parameter called `name` as a number (`None` for an unset seed).
+    fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "exaggeration" => f64::from(self.exaggeration),
+            "cfg_weight" => f64::from(self.cfg_weight),
+            "temperature" => f64::from(self.temperature),
+            "repetition_penalty" => f64::from(self.repetition_penalty),
+            "min_p" => f64::from(self.min_p),
+            "top_p" => f64::from(self.top_p),
+            "top_k" => self.top_k as f64,
+            "seed" => return self.seed.map(|s| s as f64),
+            "max_new_tokens" => self.max_new_tokens as f64,
+            _ => return None,
+        })
+    }
+
+    /// Reject out-of-range values with a message naming the parameter and its range.
+    pub fn validate(&self) -> Result<()> {
+        for spec in &Self::SPECS {
+            if let Some(v) = self.get(spec.name) {
+                if !spec.accepts(v) {
+                    return Err(Error::InvalidArgument(format!(
+                        "{} must be in {}, got {v}",
+                        spec.name,
+                        spec.range()
+                    )));
+                }
+            }
         }
         Ok(())
     }
@@ -132,6 +248,36 @@ mod tests {
         for p in bad {
             assert!(p.validate().is_err(), "{p:?}");
         }
+    }
+
+    #[test]
+    fn the_spec_table_describes_exactly_the_struct() -> serde_json::Result<()> {
+        let d = GenerateParams {
+            seed: Some(7),
+            ..Default::default()
+        };
+        let json = serde_json::to_value(&d)?;
+        let keys: Vec<&str> = json
+            .as_object()
+            .map(|m| m.keys().map(String::as_str).collect())
+            .unwrap_or_default();
+        let mut names: Vec<&str> = GenerateParams::SPECS.iter().map(|s| s.name).collect();
+        let mut keys = keys.clone();
+        keys.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(keys, names);
+        let defaults = GenerateParams::default();
+        for spec in GenerateParams::SPECS {
+            // f32 fields: compare at f32 precision (0.05f32 is not 0.05f64).
+            let f32_of = |v: Option<f64>| v.map(|v| v as f32);
+            assert_eq!(
+                f32_of(defaults.get(spec.name)),
+                f32_of(spec.default),
+                "{}",
+                spec.name
+            );
+        }
+        Ok(())
     }
 
     #[test]
