@@ -22,6 +22,7 @@ pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
 pub use pipeline::{
     load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, ParamKind, ParamSpec,
+    HUB_REPO,
 };
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex

@@ -306,15 +306,13 @@ pub async fn synthesize(
                 .await
                 .map_err(|_| ApiError::internal("decoder thread failed"))?
                 .map_err(|e| match e {
-                    chatterbox::Error::AudioTooLong { .. } => {
-                        ApiError::unprocessable(
-                            "voice_too_long",
-                            format!(
-                                "voice_prompt is longer than {} s",
-                                state.cfg.max_voice_seconds
-                            ),
-                        )
-                    }
+                    chatterbox::Error::AudioTooLong { .. } => ApiError::unprocessable(
+                        "voice_too_long",
+                        format!(
+                            "voice_prompt is longer than {} s",
+                            state.cfg.max_voice_seconds
+                        ),
+                    ),
                     other => ApiError::from(other),
                 })?;
             if decoded.duration_s() < state.cfg.min_voice_seconds {
@@ -462,6 +460,33 @@ pub async fn health(state: web::Data<AppState>) -> HttpResponse {
         }))
 }
 
+/// What this server runs and accepts: the model, its sample rate, the limits and every
+/// generation parameter with its default and range (the web UI reads its limits from here).
+#[get("/info")]
+pub async fn info(state: web::Data<AppState>) -> HttpResponse {
+    let c = &state.cfg;
+    HttpResponse::Ok().json(serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "model": {
+            "name": "chatterbox",
+            "variant": "original",
+            "repository": chatterbox::HUB_REPO,
+            "sample_rate": chatterbox::S3GEN_SR,
+        },
+        "limits": {
+            "max_text_chars": c.max_text_chars,
+            "max_upload_bytes": c.max_upload_bytes,
+            "min_voice_seconds": c.min_voice_seconds,
+            "max_voice_seconds": c.max_voice_seconds,
+            "max_queue": c.max_queue,
+            "request_timeout_seconds": c.request_timeout_seconds,
+        },
+        "parameters": GenerateParams::SPECS,
+        "voices": ["default"],
+        "formats": ["wav"],
+    }))
+}
+
 /// Liveness: the process answers HTTP (model state not considered).
 #[get("/livez")]
 pub async fn livez() -> HttpResponse {
@@ -499,6 +524,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(play_route)
         .service(delete)
         .service(health)
+        .service(info)
         .service(livez)
         .service(metrics_route)
         .service(openapi);

@@ -58,6 +58,8 @@ pub enum ParamKind {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 pub struct ParamSpec {
     pub name: &'static str,
+    /// What a UI calls it.
+    pub label: &'static str,
     pub kind: ParamKind,
     /// `None` for the seed (a random one is drawn).
     pub default: Option<f64>,
@@ -87,7 +89,7 @@ impl ParamSpec {
 }
 
 const fn spec(
-    name: &'static str,
+    (name, label): (&'static str, &'static str),
     kind: ParamKind,
     default: Option<f64>,
     (min, max, min_exclusive): (f64, f64, bool),
@@ -95,6 +97,7 @@ const fn spec(
 ) -> ParamSpec {
     ParamSpec {
         name,
+        label,
         kind,
         default,
         min,
@@ -111,67 +114,67 @@ impl GenerateParams {
     /// Every parameter with its default and range, in the order clients show them.
     pub const SPECS: [ParamSpec; 9] = [
         spec(
-            "exaggeration",
+            ("exaggeration", "Exaggeration"),
             ParamKind::Float,
             Some(0.5),
             (0.0, 2.0, false),
-            "Emotion exaggeration fed to T3's conditioning.",
+            "Emotion intensity fed to T3's conditioning; 0.5 is neutral.",
         ),
         spec(
-            "cfg_weight",
+            ("cfg_weight", "CFG weight"),
             ParamKind::Float,
             Some(0.5),
             (0.0, 1.0, false),
-            "Classifier-free guidance weight (0 = plain conditional decoding).",
+            "Classifier-free guidance weight; lower is slower, more deliberate speech (0 = plain conditional decoding).",
         ),
         spec(
-            "temperature",
+            ("temperature", "Temperature"),
             ParamKind::Float,
             Some(0.8),
             (0.0, 5.0, false),
-            "Sampling temperature (0 = greedy).",
+            "Sampling randomness; 0 is greedy.",
         ),
         spec(
-            "repetition_penalty",
+            ("repetition_penalty", "Repetition penalty"),
             ParamKind::Float,
             Some(1.2),
             (1.0, 2.0, false),
-            "Penalty on speech tokens already generated.",
+            "Discourages repeating speech tokens already generated.",
         ),
         spec(
-            "min_p",
+            ("min_p", "Min p"),
             ParamKind::Float,
             Some(0.05),
             (0.0, 1.0, false),
-            "Min-p filter (0 = off).",
+            "Drops tokens below this fraction of the best one's probability (0 = off).",
         ),
         spec(
-            "top_p",
+            ("top_p", "Top p"),
             ParamKind::Float,
             Some(1.0),
             (0.0, 1.0, true),
-            "Top-p (nucleus) filter (1 = off).",
+            "Nucleus sampling: keep the smallest set of tokens with this much probability (1 = off).",
         ),
         spec(
-            "top_k",
+            ("top_k", "Top k"),
             ParamKind::Integer,
             Some(0.0),
             (0.0, 8194.0, false),
-            "Top-k filter (0 = off).",
+            "Keep only the k most likely tokens (0 = off).",
         ),
         spec(
-            "seed",
+            ("seed", "Seed"),
             ParamKind::Integer,
             None,
             (0.0, u64::MAX as f64, false),
             "RNG seed: the same seed and inputs give the same audio (random when absent).",
         ),
         spec(
-            "max_new_tokens",
+            ("max_new_tokens", "Max speech tokens"),
             ParamKind::Integer,
             Some(1000.0),
             (1.0, 1000.0, false),
-            "Upper bound on generated speech tokens (25 per second of audio).",
+            "Upper bound on generated speech tokens (25 tokens ≈ 1 s of audio).",
         ),
     ];
 
