@@ -3,20 +3,25 @@
 // contract that the UI does not follow fails `next build`.
 import type { components, paths } from "./api-types";
 
+type Schemas = components["schemas"];
 type SynthesizeContent = NonNullable<paths["/synthesize"]["post"]["requestBody"]>["content"];
 
 /** Fields of the multipart synthesis form (voice_prompt is the uploaded file). */
 export type SynthesizeForm = SynthesizeContent["multipart/form-data"];
 export type SynthesizeJson = SynthesizeContent["application/json"];
-export type SynthesizeResponse = components["schemas"]["SynthesizeResponse"];
-export type DeleteRequest = components["schemas"]["DeleteRequest"];
+export type SynthesizeResponse = Schemas["SynthesizeResponse"];
+export type DeleteRequest = Schemas["DeleteRequest"];
 export type DeleteResponse =
   paths["/delete"]["post"]["responses"][200]["content"]["application/json"];
-export type ApiError = components["schemas"]["Error"];
-export type Health = components["schemas"]["Health"];
+export type ApiError = Schemas["Error"];
+export type Health = Schemas["Health"];
 
-/** The sampling parameters the form exposes (every optional numeric field of the request). */
-export type SamplingKey = Exclude<keyof SynthesizeForm, "text" | "session_id" | "voice" | "voice_prompt">;
+/** GET /info: what the backend runs and accepts (the UI's limits and parameter inputs). */
+export type Info = Schemas["Info"];
+export type ModelInfo = Schemas["ModelInfo"];
+export type Limits = Schemas["Limits"];
+export type ParamSpec = Schemas["ParamSpec"];
+export type ParamKind = Schemas["ParamKind"];
 
 export function isApiError(v: unknown): v is ApiError {
   if (typeof v !== "object" || v === null || !("error" in v)) return false;

@@ -1,5 +1,8 @@
-// Server-side helpers for the proxy routes. Never imported by client components.
+// Server-side helpers for the proxy routes (`server-only`: importing this from a client component
+// fails the build).
+import "server-only";
 import type { ApiError } from "./api";
+import { parseInfo, type UiInfo } from "./info";
 
 /** Backend origin: TTS_API_BASE, then NEXT_PUBLIC_TTS_API_BASE, then the default port on loopback. */
 export function backendBase(): string {
@@ -40,4 +43,34 @@ export function pick(from: Headers, names: readonly string[]): Headers {
     if (v !== null) out.set(n, v);
   }
   return out;
+}
+
+/** How long the proxy reuses the backend's /info before asking again. */
+const INFO_TTL_MS = 30_000;
+let info: { value: UiInfo; until: number } | null = null;
+let infoLoading: Promise<UiInfo | null> | null = null;
+
+async function loadInfo(): Promise<UiInfo | null> {
+  try {
+    const res = await fetch(backendUrl("/info"), { cache: "no-store", redirect: "manual" });
+    if (!res.ok) throw new Error(`GET /info answered ${res.status}`);
+    const value = parseInfo(await res.json());
+    info = { value, until: Date.now() + INFO_TTL_MS };
+    return value;
+  } catch (err) {
+    console.error(`backend ${backendBase()} /info unavailable: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  }
+}
+
+/**
+ * The backend's /info as the UI reads it, cached for INFO_TTL_MS; null when the backend cannot
+ * say (unreachable, or no usable answer), which is not cached.
+ */
+export async function backendInfo(): Promise<UiInfo | null> {
+  if (info && Date.now() < info.until) return info.value;
+  infoLoading ??= loadInfo().finally(() => {
+    infoLoading = null;
+  });
+  return infoLoading;
 }

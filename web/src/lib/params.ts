@@ -1,45 +1,65 @@
-// The sampling parameters shown under "Advanced". params.json is shared with the contract test
-// (tests/contract.test.mjs), which checks keys, defaults and bounds against docs/openapi.json.
-import raw from "./params.json";
-import type { SamplingKey } from "./api";
+// The inputs for the generation parameters under "Advanced", made from the backend's /info
+// (label, default, range, kind, description). Only type imports here: tests/contract.test.mjs
+// transpiles this file on its own.
+import type { UiParam } from "./info";
 
-export interface ParamSpec {
-  key: SamplingKey;
+/** What each parameter input holds, by parameter name ("" = not sent: the backend's default). */
+export type ParamValues = Record<string, string>;
+
+export interface ParamInput {
+  name: string;
   label: string;
   min: number;
-  max: number | null;
+  max: number;
   /** "any" for real numbers, "1" for integers. */
-  step: string;
-  /** Default as the text the input starts with; "" = not sent. */
-  default: string;
+  step: "any" | "1";
+  inputMode: "decimal" | "numeric";
+  /** The text the input starts with (the default; "" when there is none). */
+  initial: string;
+  placeholder: string | undefined;
   help: string;
 }
 
-const KEYS = [
-  "exaggeration",
-  "cfg_weight",
-  "temperature",
-  "repetition_penalty",
-  "min_p",
-  "top_p",
-  "top_k",
-  "seed",
-  "max_new_tokens",
-] as const satisfies readonly SamplingKey[];
+/** A default as input text: "" when there is none; a float keeps its decimal point ("1.0"). */
+export function defaultText(p: UiParam): string {
+  if (p.default === null) return "";
+  if (p.kind === "float" && Number.isInteger(p.default)) return p.default.toFixed(1);
+  return String(p.default);
+}
 
-// Every sampling field of the contract must be listed: this line fails to compile otherwise.
-type Missing = Exclude<SamplingKey, (typeof KEYS)[number]>;
-const complete: Missing extends never ? true : never = true;
-void complete;
+export function paramInput(p: UiParam): ParamInput {
+  const initial = defaultText(p);
+  const integer = p.kind === "integer";
+  return {
+    name: p.name,
+    label: p.label,
+    min: p.min,
+    max: p.max,
+    step: integer ? "1" : "any",
+    inputMode: integer ? "numeric" : "decimal",
+    initial,
+    placeholder: initial === "" ? "not set" : initial,
+    help: p.description,
+  };
+}
 
-export const PARAMS: readonly ParamSpec[] = raw.map((p) => {
-  const key = KEYS.find((k) => k === p.key);
-  if (!key) throw new Error(`params.json: unknown parameter ${p.key}`);
-  return { ...p, key };
-});
+export function defaultValues(params: readonly UiParam[]): ParamValues {
+  return Object.fromEntries(params.map((p) => [p.name, defaultText(p)]));
+}
 
-export type ParamValues = Record<SamplingKey, string>;
+/** The accepted range in interval notation, e.g. "(0, 1]". */
+export function rangeText(p: UiParam): string {
+  return `${p.min_exclusive ? "(" : "["}${p.min}, ${p.max}]`;
+}
 
-export function defaultParams(): ParamValues {
-  return Object.fromEntries(PARAMS.map((p) => [p.key, p.default])) as ParamValues;
+/** Why `text` is not a value the backend accepts for `p` (null when it is, or when empty). */
+export function paramProblem(p: UiParam, text: string): string | null {
+  const t = text.trim();
+  if (t === "") return null;
+  const v = Number(t);
+  if (!Number.isFinite(v)) return `${p.label} must be a number.`;
+  if (p.kind === "integer" && !Number.isInteger(v)) return `${p.label} must be a whole number.`;
+  const low = p.min_exclusive ? v <= p.min : v < p.min;
+  if (low || v > p.max) return `${p.label} must be in ${rangeText(p)}.`;
+  return null;
 }

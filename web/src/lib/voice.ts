@@ -1,6 +1,8 @@
-// Browser-side checks of a voice clip: the same rules the backend applies, so a bad file is
-// refused before it is uploaded.
-import type { Limits } from "./limits";
+// Browser-side checks of a voice clip: the same rules (and the limits from its /info) the backend
+// applies, so a bad file is refused before it is uploaded.
+import type { UiLimits } from "./info";
+
+export type VoiceLimits = Pick<UiLimits, "max_upload_bytes" | "min_voice_seconds" | "max_voice_seconds">;
 
 export type VoiceCheck = { ok: true; durationS: number | null } | { ok: false; message: string };
 
@@ -31,11 +33,11 @@ async function decodeDuration(file: File): Promise<number | null> {
   }
 }
 
-export async function checkVoice(file: File, limits: Limits): Promise<VoiceCheck> {
-  if (file.size > limits.maxUploadBytes) {
+export async function checkVoice(file: File, limits: VoiceLimits): Promise<VoiceCheck> {
+  if (file.size > limits.max_upload_bytes) {
     return {
       ok: false,
-      message: `${file.name} is ${formatBytes(file.size)}; the limit is ${formatBytes(limits.maxUploadBytes)}.`,
+      message: `${file.name} is ${formatBytes(file.size)}; the limit is ${formatBytes(limits.max_upload_bytes)}.`,
     };
   }
   const looksAudio = file.type.startsWith("audio/") || AUDIO_EXT.test(file.name);
@@ -52,16 +54,16 @@ export async function checkVoice(file: File, limits: Limits): Promise<VoiceCheck
     };
   }
   if (durationS !== null) {
-    if (durationS < limits.minVoiceSeconds) {
+    if (durationS < limits.min_voice_seconds) {
       return {
         ok: false,
-        message: `The clip is ${durationS.toFixed(2)} s; at least ${limits.minVoiceSeconds} s is needed.`,
+        message: `The clip is ${durationS.toFixed(2)} s; at least ${limits.min_voice_seconds} s is needed.`,
       };
     }
-    if (durationS > limits.maxVoiceSeconds) {
+    if (durationS > limits.max_voice_seconds) {
       return {
         ok: false,
-        message: `The clip is ${formatSeconds(durationS)}; the limit is ${limits.maxVoiceSeconds} s.`,
+        message: `The clip is ${formatSeconds(durationS)}; the limit is ${limits.max_voice_seconds} s.`,
       };
     }
   }

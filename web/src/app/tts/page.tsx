@@ -1,8 +1,5 @@
 import type { Metadata } from "next";
-import { limitsFromEnv } from "@/lib/limits";
 import TtsForm from "./TtsForm";
-
-export const dynamic = "force-dynamic";
 
 export const metadata: Metadata = { title: "Text to speech · Chatterbox" };
 
@@ -13,7 +10,8 @@ export default function TtsPage() {
         <h1>Text to speech</h1>
         <p className="lede">Type some text, optionally give a voice to imitate, and listen.</p>
       </header>
-      <TtsForm limits={limitsFromEnv()} />
+      {/* Limits and parameters come from the backend's /info, loaded in the browser. */}
+      <TtsForm />
     </main>
   );
 }

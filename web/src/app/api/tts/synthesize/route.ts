@@ -1,8 +1,7 @@
 // POST /api/tts/synthesize → backend POST /synthesize. The multipart (or JSON) body is streamed
 // through unchanged; the response's play_url is rewritten to this app's /api/tts/play/{sid}.
-import { backendUrl, errorResponse, pick, unreachable } from "@/lib/backend";
+import { backendInfo, backendUrl, errorResponse, pick, unreachable } from "@/lib/backend";
 import type { SynthesizeResponse } from "@/lib/api";
-import { limitsFromEnv } from "@/lib/limits";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
@@ -16,10 +15,12 @@ export async function POST(req: Request): Promise<Response> {
     return errorResponse(415, "unsupported_media_type", "send multipart/form-data or application/json");
   }
   // The backend refuses oversize uploads while reading them, which can cut the connection before
-  // its answer arrives; refuse declared oversize bodies here with the same error instead.
+  // its answer arrives; refuse declared oversize bodies here with the same error instead. The
+  // limit is the backend's own (its /info, cached briefly); when that is unavailable the body goes
+  // through and the backend enforces its limit itself.
   const declared = Number(req.headers.get("content-length") ?? "0");
-  const max = limitsFromEnv().maxUploadBytes;
-  if (declared > max + FORM_OVERHEAD) {
+  const max = declared > FORM_OVERHEAD ? (await backendInfo())?.limits.max_upload_bytes : undefined;
+  if (max !== undefined && declared > max + FORM_OVERHEAD) {
     return errorResponse(413, "upload_too_large", `voice_prompt exceeds ${max} bytes`);
   }
   let res: Response;
