@@ -1,5 +1,7 @@
 // End to end: the real chatterbox-server (tiny random-weight checkpoint) behind the built Next.js
-// standalone server, driven through Debian's Chromium with playwright-core.
+// standalone server, driven through Debian's Chromium with playwright-core. A second pair (the
+// server started with non-default limits) shows that the page takes its limits from the backend's
+// /info, and a third Next.js server without a backend shows the page refusing to guess them.
 //
 // Needs: `npm run build` done, and the release binaries (scripts/web-test.sh builds them):
 //   CBX_SERVER_BIN  chatterbox-server        (default $CARGO_TARGET_DIR|../target /release/chatterbox-server)
@@ -27,9 +29,18 @@ const procs = [];
 let tmp;
 let web; // base URL of the Next.js server
 let backend; // base URL of chatterbox-server
+let web2; // Next.js in front of backend2
+let backend2; // chatterbox-server with LIMITS2
+let web3; // Next.js in front of nothing
 let browser;
+let ctx;
 let page;
 const pageErrors = [];
+
+/** backend2's limits (flags), and environment variables web2 is given and must ignore. */
+const LIMITS2 = { maxTextChars: 150, maxUploadBytes: 65536, maxVoiceSeconds: 30 };
+const STALE_ENV = { TTS_MAX_TEXT_CHARS: "999", TTS_MAX_UPLOAD_BYTES: "999999999", TTS_MAX_VOICE_SECONDS: "99" };
+const fixture = JSON.parse(readFileSync(path.join(webDir, "tests", "fixtures", "info.json"), "utf8"));
 
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -114,25 +125,60 @@ before(async () => {
   const model = path.join(tmp, "model");
   execFileSync(path.join(repo, "deploy", "fetch-weights.sh"), ["local", path.join(tmp, "tiny"), model], { stdio: "ignore" });
 
-  const [bPort, wPort] = [await freePort(), await freePort()];
+  const [bPort, wPort, b2Port, w2Port, w3Port, deadPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   backend = `http://127.0.0.1:${bPort}`;
   web = `http://127.0.0.1:${wPort}`;
+  backend2 = `http://127.0.0.1:${b2Port}`;
+  web2 = `http://127.0.0.1:${w2Port}`;
+  web3 = `http://127.0.0.1:${w3Port}`;
   // Configured through the environment, as in the server image (Dockerfile.base / Dockerfile.web).
-  const b = start("chatterbox-server", SERVER_BIN, [], {
+  const backendEnv = (port, out) => ({
     CHATTERBOX_HOST: "127.0.0.1",
-    CHATTERBOX_PORT: String(bPort),
+    CHATTERBOX_PORT: String(port),
     CHATTERBOX_MODEL_DIR: model,
-    CHATTERBOX_OUT_DIR: path.join(tmp, "out"),
+    CHATTERBOX_OUT_DIR: path.join(tmp, out),
     CHATTERBOX_THREADS: "1",
     RUST_LOG: "warn",
   });
-  const w = start("next", process.execPath, [path.join(webDir, ".next", "standalone", "server.js")], {
-    PORT: String(wPort),
-    HOSTNAME: "127.0.0.1",
-    TTS_API_BASE: backend,
-    NEXT_TELEMETRY_DISABLED: "1",
-  });
-  await Promise.all([waitFor(`${backend}/health`, b, 120), waitFor(`${web}/tts`, w, 60)]);
+  const b = start("chatterbox-server", SERVER_BIN, [], backendEnv(bPort, "out"));
+  const b2 = start(
+    "chatterbox-server (limits)",
+    SERVER_BIN,
+    [
+      "--max-text-chars",
+      String(LIMITS2.maxTextChars),
+      "--max-upload-bytes",
+      String(LIMITS2.maxUploadBytes),
+      "--max-voice-seconds",
+      String(LIMITS2.maxVoiceSeconds),
+    ],
+    backendEnv(b2Port, "out2"),
+  );
+  const nextServer = (name, port, base, env = {}) =>
+    start(name, process.execPath, [path.join(webDir, ".next", "standalone", "server.js")], {
+      PORT: String(port),
+      HOSTNAME: "127.0.0.1",
+      TTS_API_BASE: base,
+      NEXT_TELEMETRY_DISABLED: "1",
+      ...env,
+    });
+  const w = nextServer("next", wPort, backend);
+  const w2 = nextServer("next (limits)", w2Port, backend2, STALE_ENV);
+  const w3 = nextServer("next (no backend)", w3Port, `http://127.0.0.1:${deadPort}`);
+  await Promise.all([
+    waitFor(`${backend}/health`, b, 120),
+    waitFor(`${web}/tts`, w, 60),
+    waitFor(`${backend2}/health`, b2, 120),
+    waitFor(`${web2}/tts`, w2, 60),
+    waitFor(`${web3}/tts`, w3, 60),
+  ]);
 
   browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -149,7 +195,7 @@ before(async () => {
     ],
   });
   // A phone-sized page: the layout has to work there.
-  const ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
+  ctx = await browser.newContext({ viewport: { width: 390, height: 844 }, deviceScaleFactor: 1 });
   page = await ctx.newPage();
   page.on("pageerror", (e) => pageErrors.push(String(e)));
   mkdirSync(RESULTS, { recursive: true });
@@ -321,4 +367,104 @@ test("the server's error message is shown as it is", async () => {
   assert.match(await shown.textContent(), /silent/);
   await page.screenshot({ path: path.join(RESULTS, "tts-error.png"), fullPage: true });
   assert.deepEqual(pageErrors, []);
+});
+
+/** A fresh page in the phone-sized context; its script errors go to `errors`. */
+async function newPage(errors) {
+  const p = await ctx.newPage();
+  p.on("pageerror", (e) => errors.push(String(e)));
+  return p;
+}
+
+test("the web server passes the backend's /info through; it is the contract test's reference answer", async () => {
+  const direct = await fetch(`${backend}/info`);
+  assert.equal(direct.status, 200);
+  const info = await direct.json();
+  assert.deepEqual(info, fixture, "tests/fixtures/info.json is what the server answers");
+  const proxied = await fetch(`${web}/api/tts/info`);
+  assert.equal(proxied.status, 200);
+  assert.equal(proxied.headers.get("cache-control"), "no-store");
+  assert.deepEqual(await proxied.json(), info);
+});
+
+test("the page's limits come from the backend's /info, not from the web server's environment", async () => {
+  const errors = [];
+  const p = await newPage(errors);
+  // Hold /info back to see the page while it loads: nothing can be sent yet.
+  let release;
+  const held = new Promise((resolve) => {
+    release = resolve;
+  });
+  await p.route("**/api/tts/info", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await p.goto(`${web2}/tts`);
+  await p.getByTestId("status").filter({ hasText: "Loading the speech server's limits" }).waitFor();
+  await p.getByLabel("Text").fill("Hello.");
+  assert.ok(await p.getByRole("button", { name: "Synthesize" }).isDisabled(), "nothing is sent before /info");
+  assert.equal(await p.getByTestId("counter").count(), 0, "no counter against an unknown limit");
+  release();
+
+  const { maxTextChars, maxUploadBytes, maxVoiceSeconds } = LIMITS2;
+  await p.getByTestId("counter").filter({ hasText: `6 / ${maxTextChars}` }).waitFor();
+  assert.equal(await p.getByTestId("status").textContent(), "");
+  assert.ok(await p.getByRole("button", { name: "Synthesize" }).isEnabled());
+  await p.getByLabel("Text").fill("x".repeat(maxTextChars + 1));
+  assert.equal(await p.getByTestId("counter").textContent(), `${maxTextChars + 1} / ${maxTextChars}`);
+  await p.getByText("Too long by 1 characters.").waitFor();
+  assert.ok(await p.getByRole("button", { name: "Synthesize" }).isDisabled());
+  await p.getByText(`1–${maxVoiceSeconds} s`).waitFor();
+  await p.getByText(`up to ${maxUploadBytes / 1024} KB`).waitFor();
+  // The 2 s clip (96 KB) is over this backend's upload limit.
+  await p.locator('input[type="file"]').setInputFiles({ name: "voice.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  await p.getByTestId("voice-problem").filter({ hasText: `the limit is ${maxUploadBytes / 1024} KB` }).waitFor();
+  // The parameter inputs come from /info too.
+  await p.getByText("Advanced").click();
+  assert.equal(await p.getByLabel("Top p").inputValue(), "1.0");
+  assert.equal(await p.getByLabel("Max speech tokens").getAttribute("max"), "1000");
+  assert.match(await p.locator("#param-top_p-help").textContent(), /Nucleus sampling/);
+  await p.screenshot({ path: path.join(RESULTS, "tts-limits.png"), fullPage: true });
+  await p.close();
+  assert.deepEqual(errors, []);
+});
+
+test("the synthesize proxy refuses a declared oversize upload with the backend's own limit", async () => {
+  const form = new FormData();
+  form.append("text", "Hello.");
+  const big = Buffer.alloc(LIMITS2.maxUploadBytes + 300 * 1024);
+  form.append("voice_prompt", new Blob([big], { type: "audio/wav" }), "big.wav");
+  const res = await fetch(`${web2}/api/tts/synthesize`, { method: "POST", body: form });
+  assert.equal(res.status, 413);
+  assert.equal(res.headers.get("x-request-id"), null, "answered by the proxy, not the backend");
+  const { error } = await res.json();
+  assert.equal(error.code, "upload_too_large");
+  assert.equal(error.message, `voice_prompt exceeds ${LIMITS2.maxUploadBytes} bytes`);
+});
+
+test("without the backend's /info the page says so and sends nothing", async () => {
+  const res = await fetch(`${web3}/api/tts/info`);
+  assert.equal(res.status, 502);
+  assert.equal((await res.json()).error.code, "backend_unavailable");
+  const errors = [];
+  const p = await newPage(errors);
+  await p.goto(`${web3}/tts`);
+  const shown = p.getByTestId("error");
+  await shown.filter({ hasText: "Could not load the speech server's limits and parameters" }).waitFor();
+  assert.match(await shown.textContent(), /backend_unavailable/);
+  await p.getByLabel("Text").fill("Hello.");
+  assert.ok(await p.getByRole("button", { name: "Synthesize" }).isDisabled());
+  assert.equal(await p.getByTestId("counter").count(), 0);
+  assert.ok(await p.locator('input[type="file"]').isDisabled());
+  await p.getByText("Advanced").click();
+  await p.getByText("The parameters are unavailable").waitFor();
+  const [again] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith("/api/tts/info")),
+    p.getByRole("button", { name: "Retry" }).click(),
+  ]);
+  assert.equal(again.status(), 502);
+  await shown.filter({ hasText: "Could not load" }).waitFor();
+  await p.screenshot({ path: path.join(RESULTS, "tts-no-info.png"), fullPage: true });
+  await p.close();
+  assert.deepEqual(errors, []);
 });
