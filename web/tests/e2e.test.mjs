@@ -424,6 +424,11 @@ test("the page's limits come from the backend's /info, not from the web server's
   assert.equal(await p.getByLabel("Top p").inputValue(), "1.0");
   assert.equal(await p.getByLabel("Max speech tokens").getAttribute("max"), "1000");
   assert.match(await p.locator("#param-top_p-help").textContent(), /Nucleus sampling/);
+  // An exclusive minimum (which the input's min attribute cannot say) still blocks the form.
+  await p.getByLabel("Top p").fill("0");
+  assert.match(await p.getByLabel("Top p").evaluate((i) => i.validationMessage), /\(0, 1\]/);
+  await p.getByRole("button", { name: "Reset to defaults" }).click();
+  assert.equal(await p.getByLabel("Top p").evaluate((i) => i.validity.valid), true);
   await p.screenshot({ path: path.join(RESULTS, "tts-limits.png"), fullPage: true });
   await p.close();
   assert.deepEqual(errors, []);
