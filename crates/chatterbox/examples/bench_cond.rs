@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use chatterbox::audio::{self, DecodeLimits};
 use chatterbox::conditioning::{ConditioningConfig, ConditioningModels, DEFAULT_EXAGGERATION};
-use chatterbox::manifest;
+use chatterbox_testkit::manifest;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;

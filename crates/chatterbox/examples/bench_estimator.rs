@@ -5,8 +5,8 @@
 //! Compare with `tools/reference/bench_s3gen_reference.py` (its "estimator call" line).
 
 use candle_core::{Device, Tensor};
-use chatterbox::pipeline::random_weights::RandomWeights;
-use chatterbox::s3gen::{Estimator, EstimatorConfig, GaussianRng};
+use chatterbox::models::s3gen::{Estimator, EstimatorConfig, GaussianRng};
+use chatterbox_testkit::random_weights::RandomWeights;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]

@@ -10,13 +10,14 @@
 
 use chatterbox::audio::Audio;
 use chatterbox::conditioning::ConditioningModels;
-use chatterbox::pipeline::random_weights::RandomWeights;
+use chatterbox::models::s3gen::S3Gen;
+use chatterbox::models::t3::T3;
 use chatterbox::pipeline::{
-    tiny::tiny_tokenizer_json, Chatterbox, GenerateParams, ModelConfig, CONFIG_FILE, S3GEN_FILE,
-    T3_FILE, TOKENIZER_FILE, VE_FILE,
+    Chatterbox, GenerateParams, ModelConfig, CONFIG_FILE, S3GEN_FILE, T3_FILE, TOKENIZER_FILE,
+    VE_FILE,
 };
-use chatterbox::s3gen::S3Gen;
-use chatterbox::t3::T3;
+use chatterbox_testkit::random_weights::RandomWeights;
+use chatterbox_testkit::tiny::tiny_tokenizer_json;
 use std::path::Path;
 use std::time::Instant;
 

@@ -6,8 +6,8 @@
 //! and the whole `S3Gen::inference_traced`.
 
 use candle_core::{DType, Device, Tensor};
-use chatterbox::manifest::Recorder;
-use chatterbox::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
+use chatterbox::models::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
+use chatterbox_testkit::manifest::Recorder;
 use std::collections::HashMap;
 use std::time::Instant;
 

@@ -13,8 +13,8 @@ mod rss;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use chatterbox::manifest;
-use chatterbox::t3::{SamplingParams, T3Cond, T3Config, T3};
+use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
+use chatterbox_testkit::manifest;
 
 fn main() -> anyhow::Result<()> {
     let steps: usize = std::env::args()

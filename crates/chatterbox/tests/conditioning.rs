@@ -1,14 +1,14 @@
 //! Input validation and small invariants of the conditioning pipeline (no reference needed).
 
 use candle_core::Device;
-use chatterbox::campplus::CampPlusConfig;
 use chatterbox::conditioning::{
     Conditionals, ConditioningConfig, ConditioningModels, MIN_REF_SECONDS,
 };
-use chatterbox::manifest::Recorder;
-use chatterbox::s3tokenizer::{fsq_id, n_tokens, EncoderConfig};
-use chatterbox::voice_encoder::{num_partials, trim_silence, VoiceEncoderConfig};
+use chatterbox::models::campplus::CampPlusConfig;
+use chatterbox::models::s3tokenizer::{fsq_id, n_tokens, EncoderConfig};
+use chatterbox::models::voice_encoder::{num_partials, trim_silence, VoiceEncoderConfig};
 use chatterbox::Error;
+use chatterbox_testkit::manifest::Recorder;
 
 /// Small networks with all-zero weights: enough to exercise the checks that run before them.
 fn tiny_models() -> ConditioningModels {
@@ -134,7 +134,7 @@ fn fsq_digits_round_half_to_even() {
 
 #[test]
 fn reading_a_non_torch_file_as_conds_pt_fails_cleanly() {
-    let dir = chatterbox::parity::default_dir();
+    let dir = chatterbox_testkit::parity::default_dir();
     let err = Conditionals::load_pt(&dir.join("cond_e2e.safetensors"), &Device::Cpu);
     assert!(matches!(err, Err(Error::Checkpoint { .. })));
 }

@@ -4,7 +4,9 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use chatterbox::t3::{Llama3RopeScaling, LlamaConfig, SamplingParams, T3Cond, T3Config, T3};
+use chatterbox::models::t3::{
+    Llama3RopeScaling, LlamaConfig, SamplingParams, T3Cond, T3Config, T3,
+};
 
 fn tiny_config() -> T3Config {
     T3Config {
@@ -183,7 +185,7 @@ fn cfg_off_decodes_the_conditional_row() {
     let rows: Vec<Vec<f32>> = logits.get(0).unwrap().to_vec2().unwrap();
     let greedy: Vec<u32> = rows
         .iter()
-        .map(|r| chatterbox::t3::sampling::argmax(r) as u32)
+        .map(|r| chatterbox::sampling::argmax(r) as u32)
         .collect();
     assert_eq!(greedy, toks);
     assert_eq!(
@@ -236,7 +238,7 @@ fn load_t3_reads_a_bf16_file_as_f32() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("t3_tiny.safetensors");
     candle_core::safetensors::save(&bf16, &path).unwrap();
-    let mapped = chatterbox::t3::load_t3(&path, &cfg, &Device::Cpu).unwrap();
+    let mapped = chatterbox::models::t3::load_t3(&path, &cfg, &Device::Cpu).unwrap();
     let in_mem = T3::load(
         &VarBuilder::from_tensors(bf16, DType::F32, &Device::Cpu),
         &cfg,
@@ -253,5 +255,8 @@ fn load_t3_reads_a_bf16_file_as_f32() {
     let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
     assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(chatterbox::t3::load_t3(dir.join("missing.safetensors"), &cfg, &Device::Cpu).is_err());
+    assert!(
+        chatterbox::models::t3::load_t3(dir.join("missing.safetensors"), &cfg, &Device::Cpu)
+            .is_err()
+    );
 }

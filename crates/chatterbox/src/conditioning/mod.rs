@@ -18,10 +18,11 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::audio::{resample_soxr_hq, TorchaudioResampler};
-use crate::campplus::{CampPlus, CampPlusConfig};
-use crate::s3tokenizer::{EncoderConfig, S3Tokenizer};
-use crate::voice_encoder::{VoiceEncoder, VoiceEncoderConfig};
-use crate::{s3gen, Error, Result, S3GEN_SR, S3_SR};
+use crate::models::campplus::{CampPlus, CampPlusConfig};
+use crate::models::s3gen;
+use crate::models::s3tokenizer::{EncoderConfig, S3Tokenizer};
+use crate::models::voice_encoder::{VoiceEncoder, VoiceEncoderConfig};
+use crate::{Error, Result, S3GEN_SR, S3_SR};
 
 /// T3 prompt: first 6 s of the 16 kHz signal (`ENC_COND_LEN`).
 pub const ENC_COND_LEN: usize = 6 * S3_SR as usize;

@@ -10,22 +10,19 @@
 //! network ships only inside a Python package; see README.md.
 
 mod params;
-pub mod random_weights;
-mod st_file;
-pub mod tiny;
 
 pub use crate::conditioning::Conditionals;
 pub use params::{GenerateParams, ParamKind, ParamSpec};
 
 use candle_core::{DType, Device, IndexOp};
-use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use crate::audio::Audio;
+use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
-use crate::s3gen::{GaussianRng, S3Gen, S3GenConfig};
-use crate::t3::{SamplingParams, T3Cond, T3Config, T3};
+use crate::models::s3gen::{GaussianRng, S3Gen, S3GenConfig};
+use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3};
 use crate::text::{punc_norm, EnTokenizer};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
@@ -51,17 +48,6 @@ pub const HUB_REPO: &str = "ResembleAI/chatterbox";
 
 const SOS: u32 = 6561;
 const EOS: u32 = 6562;
-
-/// Open a safetensors file whose tensors are read on request (see [`st_file`]); every float
-/// dtype is converted to f32 on access.
-pub(crate) fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
-    let file = st_file::SafetensorsFile::open(path)?;
-    Ok(VarBuilder::from_backend(
-        Box::new(file),
-        DType::F32,
-        device.clone(),
-    ))
-}
 
 /// `drop_invalid_tokens` + the `< 6561` filter of the reference: keep what lies after the first
 /// start-of-speech and before the first end-of-speech, then drop every id ≥ 6561.
