@@ -42,8 +42,8 @@ fn main() -> anyhow::Result<()> {
 
     let cond = T3Cond {
         speaker_emb: Tensor::randn(0f32, 0.1, (1, 256), &dev)?,
-        prompt_tokens: Some((0..150).map(|i| (i * 37 % 6561) as u32).collect()),
-        exaggeration: 0.5,
+        cond_prompt_speech_tokens: (0..150).map(|i| (i * 37 % 6561) as u32).collect(),
+        emotion_adv: 0.5,
     };
     let mut text = vec![cfg.start_text_token];
     text.extend((0..362).map(|i| 1 + (i * 13 % 700) as u32));

@@ -56,8 +56,12 @@ fn cond(cfg: &T3Config, prompt: bool) -> T3Cond {
         .collect();
     T3Cond {
         speaker_emb: Tensor::from_vec(spk, (1, cfg.speaker_embed_size), &Device::Cpu).unwrap(),
-        prompt_tokens: prompt.then(|| vec![1, 2, 3, 4000, 17]),
-        exaggeration: 0.5,
+        cond_prompt_speech_tokens: if prompt {
+            vec![1, 2, 3, 4000, 17]
+        } else {
+            Vec::new()
+        },
+        emotion_adv: 0.5,
     }
 }
 

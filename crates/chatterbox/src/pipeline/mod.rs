@@ -174,16 +174,10 @@ impl Chatterbox {
         })?;
         let text = punc_norm(text);
         let ids = self.tokenizer.encode_with_bounds(&text)?;
-        let prompt: Vec<u32> = voice
-            .t3
-            .cond_prompt_speech_tokens
-            .flatten_all()?
-            .to_dtype(DType::U32)?
-            .to_vec1()?;
+        // The request's exaggeration replaces the stored one, as the reference's `generate` does.
         let cond = T3Cond {
-            speaker_emb: voice.t3.speaker_emb.clone(),
-            prompt_tokens: (!prompt.is_empty()).then_some(prompt),
-            exaggeration: params.exaggeration,
+            emotion_adv: params.exaggeration,
+            ..voice.t3.clone()
         };
         let seed = params.seed.unwrap_or_else(rand::random);
         let sampling = SamplingParams {

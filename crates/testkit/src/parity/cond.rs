@@ -204,12 +204,17 @@ fn compare_conds(
         )?);
         out.push(compare_ids(
             &name("cond_prompt_speech_tokens"),
-            &ids_of(&got.t3.cond_prompt_speech_tokens)?,
+            &got
+                .t3
+                .cond_prompt_speech_tokens
+                .iter()
+                .map(|&t| i64::from(t))
+                .collect::<Vec<_>>(),
             &ids_of(fx.get("t3.cond_prompt_speech_tokens")?)?,
         ));
         out.push(compare(
             &name("emotion_adv"),
-            &got.t3.emotion_adv,
+            &Tensor::full(got.t3.emotion_adv, (1, 1, 1), &Device::Cpu)?,
             fx.get("t3.emotion_adv")?,
             0.0,
         )?);

@@ -91,8 +91,8 @@ fn check_t3_model(dir: &Path) -> Result<Vec<Report>> {
     let prompt = ids(&fx, "prompt_tokens")?;
     let cond = T3Cond {
         speaker_emb: fx.get("speaker_emb")?.clone(),
-        prompt_tokens: Some(prompt.clone()),
-        exaggeration: fx.vec("exaggeration")?[0],
+        cond_prompt_speech_tokens: prompt.clone(),
+        emotion_adv: fx.vec("exaggeration")?[0],
     };
     let perceiver = t3
         .cond_enc()

@@ -30,10 +30,13 @@ use crate::{Error, Result};
 /// (the reference uses the first 150 S3 tokens of the reference clip) and the exaggeration.
 #[derive(Debug, Clone)]
 pub struct T3Cond {
-    /// `(1, speaker_embed_size)` (any shape with that many elements).
+    /// `(1, speaker_embed_size)` f32 (any shape with that many elements): the voice encoder's
+    /// unit-norm speaker embedding.
     pub speaker_emb: Tensor,
-    pub prompt_tokens: Option<Vec<u32>>,
-    pub exaggeration: f32,
+    /// The speech-token prompt (at most 150 tokens of the reference clip); empty for none.
+    pub cond_prompt_speech_tokens: Vec<u32>,
+    /// Emotion exaggeration (a `(1, 1, 1)` tensor upstream).
+    pub emotion_adv: f32,
 }
 
 /// The T3 model.
@@ -132,16 +135,16 @@ impl T3 {
 
     /// `cond_emb` `(1, 34, hidden)` (34 = speaker + 32 perceiver queries + emotion; 2 without prompt).
     pub fn prepare_conditioning(&self, cond: &T3Cond) -> Result<Tensor> {
-        let prompt = match &cond.prompt_tokens {
-            Some(t) if !t.is_empty() => Some(self.prompt_embeds(t)?),
-            _ => None,
+        let prompt = match cond.cond_prompt_speech_tokens.as_slice() {
+            [] => None,
+            t => Some(self.prompt_embeds(t)?),
         };
         let spk = cond
             .speaker_emb
             .to_device(&self.device)?
             .to_dtype(DType::F32)?;
         self.cond_enc
-            .forward(&spk, prompt.as_ref(), &[cond.exaggeration])
+            .forward(&spk, prompt.as_ref(), &[cond.emotion_adv])
     }
 
     /// Speech input embedding of `token` at learned speech position `pos` → `(1, 1, hidden)`.
