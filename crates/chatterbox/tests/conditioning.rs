@@ -1,37 +1,16 @@
 //! Input validation and small invariants of the conditioning pipeline (no reference needed).
 
 use candle_core::Device;
-use chatterbox::conditioning::{
-    Conditionals, ConditioningConfig, ConditioningModels, MIN_REF_SECONDS,
-};
-use chatterbox::models::campplus::CampPlusConfig;
-use chatterbox::models::s3tokenizer::{fsq_id, n_tokens, EncoderConfig};
-use chatterbox::models::voice_encoder::{num_partials, trim_silence, VoiceEncoderConfig};
+use chatterbox::conditioning::{Conditionals, ConditioningModels, MIN_REF_SECONDS};
+use chatterbox::models::s3tokenizer::{fsq_id, n_tokens};
+use chatterbox::models::voice_encoder::{num_partials, trim_silence};
 use chatterbox::Error;
 use chatterbox_testkit::manifest::Recorder;
 
-/// Small networks with all-zero weights: enough to exercise the checks that run before them.
+/// The tiny checkpoint's networks with all-zero weights: enough to exercise the checks that run before them.
 fn tiny_models() -> ConditioningModels {
     let rec = Recorder::new();
-    let cfg = ConditioningConfig {
-        tokenizer: EncoderConfig {
-            n_state: 64,
-            n_head: 1,
-            n_layer: 1,
-            ..EncoderConfig::default()
-        },
-        voice_encoder: VoiceEncoderConfig {
-            hidden: 16,
-            embedding: 256,
-            ..VoiceEncoderConfig::default()
-        },
-        campplus: CampPlusConfig {
-            growth_rate: 4,
-            bn_size: 2,
-            init_channels: 16,
-            ..CampPlusConfig::default()
-        },
-    };
+    let cfg = chatterbox_testkit::tiny::config().conditioning;
     ConditioningModels::load(rec.var_builder().pp("ve"), rec.var_builder(), cfg)
         .expect("tiny models build")
 }

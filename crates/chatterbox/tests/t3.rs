@@ -4,33 +4,14 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use chatterbox::models::t3::{
-    Llama3RopeScaling, LlamaConfig, SamplingParams, T3Cond, T3Config, T3,
-};
+use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
 
+/// The tiny checkpoint's T3, with short text/speech position tables so the limit tests are quick.
 fn tiny_config() -> T3Config {
     T3Config {
         max_text_tokens: 30,
         max_speech_tokens: 40,
-        perceiver_queries: 8,
-        perceiver_heads: 4,
-        llama: LlamaConfig {
-            vocab_size: 8,
-            hidden_size: 32,
-            intermediate_size: 64,
-            num_hidden_layers: 2,
-            num_attention_heads: 2,
-            head_dim: 16,
-            rms_norm_eps: 1e-5,
-            rope_theta: 500_000.0,
-            rope_scaling: Some(Llama3RopeScaling {
-                factor: 8.0,
-                low_freq_factor: 1.0,
-                high_freq_factor: 4.0,
-                original_max_position_embeddings: 8192,
-            }),
-        },
-        ..T3Config::english()
+        ..chatterbox_testkit::tiny::config().t3
     }
 }
 

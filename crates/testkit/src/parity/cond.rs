@@ -204,8 +204,7 @@ fn compare_conds(
         )?);
         out.push(compare_ids(
             &name("cond_prompt_speech_tokens"),
-            &got
-                .t3
+            &got.t3
                 .cond_prompt_speech_tokens
                 .iter()
                 .map(|&t| i64::from(t))
