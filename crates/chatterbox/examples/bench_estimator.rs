@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     let calls = args.first().copied().unwrap_or(3);
     let t = args.get(1).copied().unwrap_or(666);
     let cfg = EstimatorConfig::default();
-    let est = Estimator::load(&RandomWeights::new(0).var_builder(), &cfg)?;
+    let est = Estimator::new(&cfg, &RandomWeights::new(0).var_builder())?;
     let mut rng = GaussianRng::new(1);
     let dev = Device::Cpu;
     let mut draw = |shape: (usize, usize, usize)| {

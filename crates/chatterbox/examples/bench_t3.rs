@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         };
         ws.insert(key, t);
     }
-    let t3 = T3::load(&VarBuilder::from_tensors(ws, DType::F32, &dev), &cfg)?;
+    let t3 = T3::new(&cfg, &VarBuilder::from_tensors(ws, DType::F32, &dev))?;
     println!(
         "random weights built in {:.1} s",
         t0.elapsed().as_secs_f64()

@@ -18,9 +18,9 @@ fn tiny_config() -> T3Config {
 fn tiny_model() -> (T3, VarMap, T3Config) {
     let cfg = tiny_config();
     let vm = VarMap::new();
-    let t3 = T3::load(
-        &VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    let t3 = T3::new(
         &cfg,
+        &VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
     )
     .unwrap();
     (t3, vm, cfg)
@@ -224,9 +224,9 @@ fn load_t3_reads_a_bf16_file_as_f32() {
     let path = dir.join("t3_tiny.safetensors");
     candle_core::safetensors::save(&bf16, &path).unwrap();
     let mapped = chatterbox::models::t3::load_t3(&path, &cfg, &Device::Cpu).unwrap();
-    let in_mem = T3::load(
-        &VarBuilder::from_tensors(bf16, DType::F32, &Device::Cpu),
+    let in_mem = T3::new(
         &cfg,
+        &VarBuilder::from_tensors(bf16, DType::F32, &Device::Cpu),
     )
     .unwrap();
     let c = cond(&cfg, true);

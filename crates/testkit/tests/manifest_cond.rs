@@ -24,7 +24,7 @@ fn rows(tsv: &str, prefix: &str) -> BTreeMap<String, Vec<usize>> {
 #[test]
 fn voice_encoder_requests_all_of_ve_safetensors() -> chatterbox::Result<()> {
     let rec = Recorder::new();
-    VoiceEncoder::load(rec.var_builder(), VoiceEncoderConfig::default())?;
+    VoiceEncoder::new(VoiceEncoderConfig::default(), rec.var_builder())?;
     assert_eq!(rec.requested(), rows(manifest::VE, ""));
     Ok(())
 }
@@ -32,7 +32,7 @@ fn voice_encoder_requests_all_of_ve_safetensors() -> chatterbox::Result<()> {
 #[test]
 fn s3_tokenizer_requests_the_tokenizer_part_of_s3gen() -> chatterbox::Result<()> {
     let rec = Recorder::new();
-    S3Tokenizer::load(rec.var_builder().pp("tokenizer"), EncoderConfig::default())?;
+    S3Tokenizer::new(EncoderConfig::default(), rec.var_builder().pp("tokenizer"))?;
     let want = rows(manifest::S3GEN, "tokenizer.");
     assert_eq!(want.len(), 104);
     assert_eq!(rec.requested(), want);
@@ -42,9 +42,9 @@ fn s3_tokenizer_requests_the_tokenizer_part_of_s3gen() -> chatterbox::Result<()>
 #[test]
 fn campplus_requests_the_speaker_encoder_part_of_s3gen() -> chatterbox::Result<()> {
     let rec = Recorder::new();
-    CampPlus::load(
-        rec.var_builder().pp("speaker_encoder"),
+    CampPlus::new(
         CampPlusConfig::default(),
+        rec.var_builder().pp("speaker_encoder"),
     )?;
     let all = rows(manifest::S3GEN, "speaker_encoder.");
     assert_eq!(all.len(), 937);

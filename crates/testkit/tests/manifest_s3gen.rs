@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 #[test]
 fn s3gen_decoder_requests_exactly_the_manifest_rows() -> chatterbox::Result<()> {
     let rec = Recorder::new();
-    S3Gen::load(&rec.var_builder(), &S3GenConfig::default())?;
+    S3Gen::new(&S3GenConfig::default(), &rec.var_builder())?;
     let want: BTreeMap<String, Vec<usize>> = manifest::parse(manifest::S3GEN)?
         .into_iter()
         .filter(|(k, _)| k.starts_with("flow.") || k.starts_with("mel2wav."))
@@ -40,7 +40,7 @@ fn weight_norm_accepts_the_legacy_spelling_and_fails_loudly_when_absent() -> cha
         ..HiftConfig::default()
     };
     let rec = Recorder::new();
-    Hift::load(&rec.var_builder(), &cfg)?;
+    Hift::new(&cfg, &rec.var_builder())?;
     let mut tensors = std::collections::HashMap::new();
     for (k, shape) in rec.requested() {
         let t = Tensor::ones(shape.as_slice(), DType::F32, &Device::Cpu)?;
@@ -50,10 +50,10 @@ fn weight_norm_accepts_the_legacy_spelling_and_fails_loudly_when_absent() -> cha
         tensors.insert(k, t);
     }
     let vb = candle_nn::VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
-    Hift::load(&vb, &cfg)?;
+    Hift::new(&cfg, &vb)?;
     tensors.remove("conv_post.weight_v");
     let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    assert!(Hift::load(&vb, &cfg).is_err());
+    assert!(Hift::new(&cfg, &vb).is_err());
     Ok(())
 }
 
@@ -63,7 +63,7 @@ fn degenerate_inputs_are_errors_not_panics() -> chatterbox::Result<()> {
     use chatterbox::models::s3gen::GaussianRng;
     // Zero weights are enough to exercise the shape checks.
     let cfg = S3GenConfig::default();
-    let model = S3Gen::load(&Recorder::new().var_builder(), &cfg)?;
+    let model = S3Gen::new(&cfg, &Recorder::new().var_builder())?;
     let emb = Tensor::zeros((1, 192), DType::F32, &Device::Cpu)?;
     let feat = |n: usize| Tensor::zeros((1, n, 80), DType::F32, &Device::Cpu);
     let mut rng = GaussianRng::new(0);

@@ -6,7 +6,7 @@ use chatterbox_testkit::manifest::{self, Recorder};
 #[test]
 fn t3_requests_exactly_the_checkpoint_keys() -> chatterbox::Result<()> {
     let rec = Recorder::new();
-    T3::load(&rec.var_builder(), &T3Config::english())?;
+    T3::new(&T3Config::english(), &rec.var_builder())?;
     let want = manifest::parse(manifest::T3_CFG)?;
     assert_eq!(want.len(), 292);
     let got = rec.requested();

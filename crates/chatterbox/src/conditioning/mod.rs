@@ -252,9 +252,9 @@ impl ConditioningModels {
     pub fn load(ve: VarBuilder, s3gen: VarBuilder, cfg: ConditioningConfig) -> Result<Self> {
         let device = s3gen.device().clone();
         Ok(Self {
-            tokenizer: S3Tokenizer::load(s3gen.pp("tokenizer"), cfg.tokenizer)?,
-            voice_encoder: VoiceEncoder::load(ve, cfg.voice_encoder)?,
-            campplus: CampPlus::load(s3gen.pp("speaker_encoder"), cfg.campplus)?,
+            tokenizer: S3Tokenizer::new(cfg.tokenizer, s3gen.pp("tokenizer"))?,
+            voice_encoder: VoiceEncoder::new(cfg.voice_encoder, ve)?,
+            campplus: CampPlus::new(cfg.campplus, s3gen.pp("speaker_encoder"))?,
             resampler: TorchaudioResampler::new(S3GEN_SR, S3_SR)?,
             device,
         })

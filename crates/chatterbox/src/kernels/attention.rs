@@ -260,13 +260,7 @@ mod tests {
         ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
     )]
     fn fused_attention_matches_the_definition() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        };
+        let mut rnd = crate::kernels::test_uniform(0x2545_f491_4f6c_dd1du64);
         // Odd lengths exercise the padded key panel and the partial query tile.
         for &(b, t, h, d) in &[
             (2, 37, 3, 64),

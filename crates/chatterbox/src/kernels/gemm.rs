@@ -496,13 +496,7 @@ mod tests {
         ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
     )]
     fn packed_matmul_matches_the_definition() {
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        };
+        let mut rnd = crate::kernels::test_uniform(0x9e37_79b9_7f4a_7c15u64);
         for &(m, k, n) in &[
             (1, 1, 1),
             (7, 5, 17),
@@ -562,13 +556,7 @@ mod tests {
         ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
     )]
     fn packed_conv_matches_the_definition() {
-        let mut state = 0x1234_5678_9abc_def1u64;
-        let mut rnd = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        };
+        let mut rnd = crate::kernels::test_uniform(0x1234_5678_9abc_def1u64);
         for &(cout, cin, k, t, pad, dil) in &[
             (7, 3, 3, 50, 1, 1),
             (13, 5, 7, 100, 9, 3),

@@ -247,6 +247,17 @@ impl<F: Fn(f32) -> f32 + Copy> SimdKernel for MapK<F> {
     }
 }
 
+/// Uniform values in `[-1, 1)` from a xorshift generator: test data for the kernel tests.
+#[cfg(test)]
+pub(crate) fn test_uniform(mut state: u64) -> impl FnMut() -> f32 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

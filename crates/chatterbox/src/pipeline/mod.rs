@@ -103,8 +103,8 @@ impl Chatterbox {
                 other => other,
             }
         };
-        let t3 = T3::load(&t3_vb, &cfg.t3).map_err(ctx(T3_FILE))?;
-        let s3gen = S3Gen::load(&s3, &cfg.s3gen).map_err(ctx(S3GEN_FILE))?;
+        let t3 = T3::new(&cfg.t3, &t3_vb).map_err(ctx(T3_FILE))?;
+        let s3gen = S3Gen::new(&cfg.s3gen, &s3).map_err(ctx(S3GEN_FILE))?;
         let cond = ConditioningModels::load(ve, s3, cfg.conditioning).map_err(ctx(S3GEN_FILE))?;
         let tokenizer = EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
         let default_voice = if dir.join(CONDS_FILE).is_file() {

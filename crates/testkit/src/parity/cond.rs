@@ -81,7 +81,7 @@ fn u32s(v: &[u32]) -> Vec<i64> {
 
 fn check_s3tokenizer(dir: &Path) -> Result<Vec<Report>> {
     let fx = Fixture::open(dir, "cond_s3tok")?;
-    let tok = S3Tokenizer::load(weights(dir)?.pp("tokenizer"), fixture_config().tokenizer)?;
+    let tok = S3Tokenizer::new(fixture_config().tokenizer, weights(dir)?.pp("tokenizer"))?;
     let wav = fx.vec("wav16k")?;
     let full = tok.tokenize_full(&wav, None, &Device::Cpu)?;
     let max40 = tok.tokenize(&wav, Some(40), &Device::Cpu)?;
@@ -128,7 +128,7 @@ fn check_s3tokenizer(dir: &Path) -> Result<Vec<Report>> {
 
 fn check_voice_encoder(dir: &Path) -> Result<Vec<Report>> {
     let fx = Fixture::open(dir, "cond_ve")?;
-    let ve = VoiceEncoder::load(weights(dir)?.pp("ve"), fixture_config().voice_encoder)?;
+    let ve = VoiceEncoder::new(fixture_config().voice_encoder, weights(dir)?.pp("ve"))?;
     let wav = fx.vec("wav16k")?;
     let e = ve.embed_utterance(&wav, &Device::Cpu)?;
     let want_trim = ids_of(fx.get("trim")?)?;
@@ -158,9 +158,9 @@ fn check_voice_encoder(dir: &Path) -> Result<Vec<Report>> {
 
 fn check_campplus(dir: &Path) -> Result<Vec<Report>> {
     let fx = Fixture::open(dir, "cond_campplus")?;
-    let cam = CampPlus::load(
-        weights(dir)?.pp("speaker_encoder"),
+    let cam = CampPlus::new(
         fixture_config().campplus,
+        weights(dir)?.pp("speaker_encoder"),
     )?;
     let wav = fx.vec("wav16k")?;
     let feat = chatterbox::models::campplus::extract_feature(&wav, &Device::Cpu)?;

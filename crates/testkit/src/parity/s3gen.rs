@@ -76,7 +76,7 @@ fn source_noise(fx: &Fixture, phases: &str, noise: &str) -> Result<SourceNoise> 
 
 fn check_flow(dir: &Path) -> Result<Vec<Report>> {
     let fx = Fixture::open(dir, "s3gen_flow")?;
-    let flow = Flow::load(&var_builder(&fx).pp("flow"), &flow_config())?;
+    let flow = Flow::new(&flow_config(), &var_builder(&fx).pp("flow"))?;
     let mut out = Vec::new();
 
     let (h, mu) = flow.encode(&ids(fx.get("enc.tokens")?)?)?;
@@ -133,7 +133,7 @@ fn check_flow(dir: &Path) -> Result<Vec<Report>> {
 
 fn check_hift(dir: &Path) -> Result<Vec<Report>> {
     let fx = Fixture::open(dir, "s3gen_hift")?;
-    let hift = Hift::load(&var_builder(&fx).pp("mel2wav"), &hift_config())?;
+    let hift = Hift::new(&hift_config(), &var_builder(&fx).pp("mel2wav"))?;
     let rnd = source_noise(&fx, "out.phases", "out.noise")?;
     let mel = fx.get("mel")?;
     let f0 = hift.f0(mel)?;
@@ -168,7 +168,7 @@ fn check_full(dir: &Path) -> Result<Vec<Report>> {
         flow: flow_config(),
         hift: hift_config(),
     };
-    let model = S3Gen::load(&var_builder(&fx), &cfg)?;
+    let model = S3Gen::new(&cfg, &var_builder(&fx))?;
     let noise = S3GenNoise {
         z: fx.get("in.z")?.to_dtype(DType::F32)?,
         source: source_noise(&fx, "in.phases", "in.noise")?,

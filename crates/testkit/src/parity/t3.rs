@@ -69,7 +69,7 @@ fn check_t3_model(dir: &Path) -> Result<Vec<Report>> {
 
     // The module tree requests exactly the reference state_dict (keys and shapes).
     let rec = Recorder::new();
-    T3::load(&rec.var_builder(), &cfg)?;
+    T3::new(&cfg, &rec.var_builder())?;
     let requested = rec.requested();
     let have: BTreeMap<String, Vec<usize>> = weights
         .iter()
@@ -87,7 +87,7 @@ fn check_t3_model(dir: &Path) -> Result<Vec<Report>> {
         diff.first().map(|k| format!("first difference: {k}")),
     ));
 
-    let t3 = T3::load(&VarBuilder::from_tensors(weights, DType::F32, &dev), &cfg)?;
+    let t3 = T3::new(&cfg, &VarBuilder::from_tensors(weights, DType::F32, &dev))?;
     let prompt = ids(&fx, "prompt_tokens")?;
     let cond = T3Cond {
         speaker_emb: fx.get("speaker_emb")?.clone(),

@@ -354,7 +354,7 @@ pub struct CampPlus {
 
 impl CampPlus {
     /// Loads from a `VarBuilder` at the `speaker_encoder.` prefix.
-    pub fn load(vb: VarBuilder, cfg: CampPlusConfig) -> Result<Self> {
+    pub fn new(cfg: CampPlusConfig, vb: VarBuilder) -> Result<Self> {
         if cfg.feat_dim % 8 != 0 {
             return Err(Error::InvalidArgument(format!(
                 "CAMPPlus feat_dim {} must be a multiple of 8",

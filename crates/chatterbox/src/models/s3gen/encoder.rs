@@ -201,7 +201,7 @@ pub struct UpsampleConformerEncoder {
 }
 
 impl UpsampleConformerEncoder {
-    pub fn load(vb: &VarBuilder, cfg: &EncoderConfig) -> Result<Self> {
+    pub fn new(cfg: &EncoderConfig, vb: &VarBuilder) -> Result<Self> {
         let d = cfg.dim;
         let pl = vb.pp("pre_lookahead_layer");
         let la = cfg.pre_lookahead;

@@ -245,7 +245,7 @@ pub struct Estimator {
 }
 
 impl Estimator {
-    pub fn load(vb: &VarBuilder, cfg: &EstimatorConfig) -> Result<Self> {
+    pub fn new(cfg: &EstimatorConfig, vb: &VarBuilder) -> Result<Self> {
         let c = cfg.channels;
         let temb = 4 * c;
         let tm = vb.pp("time_mlp");

@@ -67,9 +67,9 @@ pub struct Cfm {
 }
 
 impl Cfm {
-    pub fn load(vb: &VarBuilder, cfg: &FlowConfig) -> Result<Self> {
+    pub fn new(cfg: &FlowConfig, vb: &VarBuilder) -> Result<Self> {
         Ok(Self {
-            estimator: Estimator::load(&vb.pp("estimator"), &cfg.estimator)?,
+            estimator: Estimator::new(&cfg.estimator, &vb.pp("estimator"))?,
             n_timesteps: cfg.n_timesteps,
             cfg_rate: cfg.cfg_rate,
         })
@@ -116,7 +116,7 @@ pub struct Flow {
 }
 
 impl Flow {
-    pub fn load(vb: &VarBuilder, cfg: &FlowConfig) -> Result<Self> {
+    pub fn new(cfg: &FlowConfig, vb: &VarBuilder) -> Result<Self> {
         Ok(Self {
             input_embedding: get(
                 &vb.pp("input_embedding"),
@@ -129,14 +129,14 @@ impl Flow {
                 cfg.mel_bins,
                 true,
             )?,
-            encoder: UpsampleConformerEncoder::load(&vb.pp("encoder"), &cfg.encoder)?,
+            encoder: UpsampleConformerEncoder::new(&cfg.encoder, &vb.pp("encoder"))?,
             encoder_proj: Linear::load(
                 &vb.pp("encoder_proj"),
                 cfg.encoder.dim,
                 cfg.mel_bins,
                 true,
             )?,
-            decoder: Cfm::load(&vb.pp("decoder"), cfg)?,
+            decoder: Cfm::new(cfg, &vb.pp("decoder"))?,
             cfg: cfg.clone(),
         })
     }

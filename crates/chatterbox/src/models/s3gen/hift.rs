@@ -198,7 +198,7 @@ pub struct HiftTrace {
 }
 
 impl Hift {
-    pub fn load(vb: &VarBuilder, cfg: &HiftConfig) -> Result<Self> {
+    pub fn new(cfg: &HiftConfig, vb: &VarBuilder) -> Result<Self> {
         let base = cfg.base_channels;
         let nh = cfg.nb_harmonics + 1;
         let ll = vb.pp("m_source").pp("l_linear");

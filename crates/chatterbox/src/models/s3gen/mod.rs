@@ -109,10 +109,10 @@ pub struct S3GenOutput {
 impl S3Gen {
     /// Load from a `VarBuilder` at the root of `s3gen.safetensors` (asks for `flow.*` and
     /// `mel2wav.*` only). Any missing parameter is an error.
-    pub fn load(vb: &VarBuilder, cfg: &S3GenConfig) -> Result<Self> {
+    pub fn new(cfg: &S3GenConfig, vb: &VarBuilder) -> Result<Self> {
         Ok(Self {
-            flow: Flow::load(&vb.pp("flow"), &cfg.flow)?,
-            mel2wav: Hift::load(&vb.pp("mel2wav"), &cfg.hift)?,
+            flow: Flow::new(&cfg.flow, &vb.pp("flow"))?,
+            mel2wav: Hift::new(&cfg.hift, &vb.pp("mel2wav"))?,
             cfg: cfg.clone(),
         })
     }

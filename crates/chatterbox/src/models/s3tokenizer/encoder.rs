@@ -180,7 +180,7 @@ pub struct AudioEncoder {
 }
 
 impl AudioEncoder {
-    pub fn load(vb: VarBuilder, cfg: EncoderConfig) -> Result<Self> {
+    pub fn new(cfg: EncoderConfig, vb: VarBuilder) -> Result<Self> {
         if cfg.n_head * HEAD_DIM != cfg.n_state {
             return Err(Error::InvalidArgument(format!(
                 "S3 tokenizer: n_state {} must be n_head {} x {HEAD_DIM}",

@@ -50,10 +50,10 @@ pub struct Tokenized {
 
 impl S3Tokenizer {
     /// Loads from a `VarBuilder` already at the `tokenizer.` prefix.
-    pub fn load(vb: VarBuilder, cfg: EncoderConfig) -> Result<Self> {
+    pub fn new(cfg: EncoderConfig, vb: VarBuilder) -> Result<Self> {
         Ok(Self {
             frontend: LogMelFrontend::load(&vb)?,
-            encoder: AudioEncoder::load(vb.pp("encoder"), cfg)?,
+            encoder: AudioEncoder::new(cfg, vb.pp("encoder"))?,
             quantizer: Fsq::load(vb.pp("quantizer"), cfg.n_state)?,
         })
     }

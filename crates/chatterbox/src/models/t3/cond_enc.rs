@@ -85,7 +85,7 @@ pub struct CondEnc {
 }
 
 impl CondEnc {
-    pub fn load(vb: &VarBuilder, cfg: &T3Config) -> Result<Self> {
+    pub fn new(cfg: &T3Config, vb: &VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size();
         Ok(Self {
             spkr_enc: Linear::load(&vb.pp("spkr_enc"), cfg.speaker_embed_size, h, true)?,

@@ -163,7 +163,7 @@ pub struct Llama {
 
 impl Llama {
     /// Load from `vb` = the `tfmr.` prefix.
-    pub fn load(vb: &VarBuilder, cfg: &LlamaConfig) -> Result<Self> {
+    pub fn new(cfg: &LlamaConfig, vb: &VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size;
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {

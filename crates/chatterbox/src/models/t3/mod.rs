@@ -56,9 +56,9 @@ pub struct T3 {
 
 /// Load `t3_cfg.safetensors`, read tensor by tensor (any float dtype is converted to f32).
 pub fn load_t3(path: impl AsRef<Path>, cfg: &T3Config, device: &Device) -> Result<T3> {
-    T3::load(
-        &crate::checkpoint::open_checkpoint(path.as_ref(), device)?,
+    T3::new(
         cfg,
+        &crate::checkpoint::open_checkpoint(path.as_ref(), device)?,
     )
 }
 
@@ -69,11 +69,11 @@ fn emb_rows(e: &Embedding, ids: &[u32], dev: &Device) -> Result<Tensor> {
 
 impl T3 {
     /// Build from a `VarBuilder` rooted at the checkpoint's top level.
-    pub fn load(vb: &VarBuilder, cfg: &T3Config) -> Result<Self> {
+    pub fn new(cfg: &T3Config, vb: &VarBuilder) -> Result<Self> {
         let h = cfg.hidden_size();
         Ok(Self {
-            tfmr: Llama::load(&vb.pp("tfmr"), &cfg.llama)?,
-            cond_enc: CondEnc::load(&vb.pp("cond_enc"), cfg)?,
+            tfmr: Llama::new(&cfg.llama, &vb.pp("tfmr"))?,
+            cond_enc: CondEnc::new(cfg, &vb.pp("cond_enc"))?,
             text_emb: embedding(cfg.text_tokens_dict_size, h, vb.pp("text_emb"))?,
             speech_emb: embedding(cfg.speech_tokens_dict_size, h, vb.pp("speech_emb"))?,
             text_pos_emb: embedding(cfg.text_pos_len(), h, vb.pp("text_pos_emb").pp("emb"))?,

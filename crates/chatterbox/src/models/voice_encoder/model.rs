@@ -116,7 +116,7 @@ fn l2_normalize_rows(x: &Tensor) -> Result<Tensor> {
 }
 
 impl VoiceEncoder {
-    pub fn load(vb: VarBuilder, cfg: VoiceEncoderConfig) -> Result<Self> {
+    pub fn new(cfg: VoiceEncoderConfig, vb: VarBuilder) -> Result<Self> {
         let lv = vb.pp("lstm");
         let lstm = (0..cfg.layers)
             .map(|k| {
