@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Parity fixtures from the PyTorch reference (chatterbox-tts 0.1.7).
 
-    tools/reference/.venv/bin/python tools/reference/make_fixtures.py --seed 0 --out crates/chatterbox/fixtures
+    tools/reference/.venv/bin/python tools/reference/make_fixtures.py --seed 0 --out crates/testkit/fixtures
 
 Fixture producers live in `tools/reference/fixtures_*.py`; each module lists its producers in
 `FIXTURES` (functions `f(rng, out_dir, seed)`). Every input is drawn from a numpy RandomState (and

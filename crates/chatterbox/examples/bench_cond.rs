@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use chatterbox::audio::{self, DecodeLimits};
 use chatterbox::conditioning::{ConditioningConfig, ConditioningModels, DEFAULT_EXAGGERATION};
-use chatterbox::manifest;
+use chatterbox_testkit::manifest;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -104,7 +104,7 @@ fn main() -> anyhow::Result<()> {
             println!(
                 "shapes: speaker_emb {:?}, t3 prompt {:?}, prompt_token {:?}, prompt_feat {:?}, embedding {:?}",
                 c.t3.speaker_emb.dims(),
-                c.t3.cond_prompt_speech_tokens.dims(),
+                c.t3.cond_prompt_speech_tokens.len(),
                 c.gen.prompt_token.dims(),
                 c.gen.prompt_feat.dims(),
                 c.gen.embedding.dims()

@@ -5,8 +5,8 @@
 //! Compare with `tools/reference/bench_s3gen_reference.py` (its "estimator call" line).
 
 use candle_core::{Device, Tensor};
-use chatterbox::pipeline::random_weights::RandomWeights;
-use chatterbox::s3gen::{Estimator, EstimatorConfig, GaussianRng};
+use chatterbox::models::s3gen::{Estimator, EstimatorConfig, GaussianRng};
+use chatterbox_testkit::random_weights::RandomWeights;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]
@@ -20,7 +20,7 @@ fn main() -> anyhow::Result<()> {
     let calls = args.first().copied().unwrap_or(3);
     let t = args.get(1).copied().unwrap_or(666);
     let cfg = EstimatorConfig::default();
-    let est = Estimator::load(&RandomWeights::new(0).var_builder(), &cfg)?;
+    let est = Estimator::new(&cfg, &RandomWeights::new(0).var_builder())?;
     let mut rng = GaussianRng::new(1);
     let dev = Device::Cpu;
     let mut draw = |shape: (usize, usize, usize)| {

@@ -10,13 +10,14 @@
 
 use chatterbox::audio::Audio;
 use chatterbox::conditioning::ConditioningModels;
-use chatterbox::pipeline::random_weights::RandomWeights;
+use chatterbox::models::s3gen::S3Gen;
+use chatterbox::models::t3::T3;
 use chatterbox::pipeline::{
-    tiny::tiny_tokenizer_json, Chatterbox, GenerateParams, ModelConfig, CONFIG_FILE, S3GEN_FILE,
-    T3_FILE, TOKENIZER_FILE, VE_FILE,
+    Chatterbox, GenerateParams, ModelConfig, CONFIG_FILE, S3GEN_FILE, T3_FILE, TOKENIZER_FILE,
+    VE_FILE,
 };
-use chatterbox::s3gen::S3Gen;
-use chatterbox::t3::T3;
+use chatterbox_testkit::random_weights::RandomWeights;
+use chatterbox_testkit::tiny::tiny_tokenizer_json;
 use std::path::Path;
 use std::time::Instant;
 
@@ -28,12 +29,12 @@ fn write_full_checkpoint(dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let cfg = ModelConfig::default();
     let t3 = RandomWeights::new(1);
-    T3::load(&t3.var_builder(), &cfg.t3)?;
+    T3::new(&cfg.t3, &t3.var_builder())?;
     t3.save(&dir.join(T3_FILE))?;
     drop(t3);
     let ve = RandomWeights::new(2);
     let s3 = RandomWeights::new(3);
-    S3Gen::load(&s3.var_builder(), &cfg.s3gen)?;
+    S3Gen::new(&cfg.s3gen, &s3.var_builder())?;
     ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning)?;
     ve.save(&dir.join(VE_FILE))?;
     s3.save(&dir.join(S3GEN_FILE))?;

@@ -6,8 +6,8 @@
 //! and the whole `S3Gen::inference_traced`.
 
 use candle_core::{DType, Device, Tensor};
-use chatterbox::manifest::Recorder;
-use chatterbox::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
+use chatterbox::models::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
+use chatterbox_testkit::manifest::Recorder;
 use std::collections::HashMap;
 use std::time::Instant;
 
@@ -16,7 +16,7 @@ mod rss;
 
 fn random_weights(cfg: &S3GenConfig, rng: &mut GaussianRng) -> anyhow::Result<S3Gen> {
     let rec = Recorder::new();
-    S3Gen::load(&rec.var_builder(), cfg)?;
+    S3Gen::new(cfg, &rec.var_builder())?;
     let mut tensors = HashMap::new();
     for (key, shape) in rec.requested() {
         let n: usize = shape.iter().product();
@@ -35,7 +35,7 @@ fn random_weights(cfg: &S3GenConfig, rng: &mut GaussianRng) -> anyhow::Result<S3
         tensors.insert(key, Tensor::from_vec(data, shape, &Device::Cpu)?);
     }
     let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    Ok(S3Gen::load(&vb, cfg)?)
+    Ok(S3Gen::new(cfg, &vb)?)
 }
 
 fn main() -> anyhow::Result<()> {

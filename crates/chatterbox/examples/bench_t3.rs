@@ -13,8 +13,8 @@ mod rss;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
-use chatterbox::manifest;
-use chatterbox::t3::{SamplingParams, T3Cond, T3Config, T3};
+use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
+use chatterbox_testkit::manifest;
 
 fn main() -> anyhow::Result<()> {
     let steps: usize = std::env::args()
@@ -34,7 +34,7 @@ fn main() -> anyhow::Result<()> {
         };
         ws.insert(key, t);
     }
-    let t3 = T3::load(&VarBuilder::from_tensors(ws, DType::F32, &dev), &cfg)?;
+    let t3 = T3::new(&cfg, &VarBuilder::from_tensors(ws, DType::F32, &dev))?;
     println!(
         "random weights built in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -42,8 +42,8 @@ fn main() -> anyhow::Result<()> {
 
     let cond = T3Cond {
         speaker_emb: Tensor::randn(0f32, 0.1, (1, 256), &dev)?,
-        prompt_tokens: Some((0..150).map(|i| (i * 37 % 6561) as u32).collect()),
-        exaggeration: 0.5,
+        cond_prompt_speech_tokens: (0..150).map(|i| (i * 37 % 6561) as u32).collect(),
+        emotion_adv: 0.5,
     };
     let mut text = vec![cfg.start_text_token];
     text.extend((0..362).map(|i| 1 + (i * 13 % 700) as u32));

@@ -5,18 +5,16 @@
 //! module's `load(vb)` asks for exactly the tensors the released files hold.
 
 pub mod audio;
-pub mod campplus;
+pub mod checkpoint;
 pub mod conditioning;
 pub mod dsp;
 mod error;
-pub mod manifest;
-pub mod parity;
+pub mod kernels;
+pub mod models;
+pub(crate) mod nn;
 pub mod pipeline;
-pub mod s3gen;
-pub mod s3tokenizer;
-pub mod t3;
+pub mod sampling;
 pub mod text;
-pub mod voice_encoder;
 
 pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};

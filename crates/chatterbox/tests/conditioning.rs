@@ -1,37 +1,16 @@
 //! Input validation and small invariants of the conditioning pipeline (no reference needed).
 
 use candle_core::Device;
-use chatterbox::campplus::CampPlusConfig;
-use chatterbox::conditioning::{
-    Conditionals, ConditioningConfig, ConditioningModels, MIN_REF_SECONDS,
-};
-use chatterbox::manifest::Recorder;
-use chatterbox::s3tokenizer::{fsq_id, n_tokens, EncoderConfig};
-use chatterbox::voice_encoder::{num_partials, trim_silence, VoiceEncoderConfig};
+use chatterbox::conditioning::{Conditionals, ConditioningModels, MIN_REF_SECONDS};
+use chatterbox::models::s3tokenizer::{fsq_id, n_tokens};
+use chatterbox::models::voice_encoder::{num_partials, trim_silence};
 use chatterbox::Error;
+use chatterbox_testkit::manifest::Recorder;
 
-/// Small networks with all-zero weights: enough to exercise the checks that run before them.
+/// The tiny checkpoint's networks with all-zero weights: enough to exercise the checks that run before them.
 fn tiny_models() -> ConditioningModels {
     let rec = Recorder::new();
-    let cfg = ConditioningConfig {
-        tokenizer: EncoderConfig {
-            n_state: 64,
-            n_head: 1,
-            n_layer: 1,
-            ..EncoderConfig::default()
-        },
-        voice_encoder: VoiceEncoderConfig {
-            hidden: 16,
-            embedding: 256,
-            ..VoiceEncoderConfig::default()
-        },
-        campplus: CampPlusConfig {
-            growth_rate: 4,
-            bn_size: 2,
-            init_channels: 16,
-            ..CampPlusConfig::default()
-        },
-    };
+    let cfg = chatterbox_testkit::tiny::config().conditioning;
     ConditioningModels::load(rec.var_builder().pp("ve"), rec.var_builder(), cfg)
         .expect("tiny models build")
 }
@@ -81,7 +60,7 @@ fn a_clip_of_the_minimum_length_gives_well_shaped_conditionals() {
     // 24 000 samples → 50 mel frames at 24 kHz; 16 000 samples at 16 kHz → 100 frames → 25 tokens.
     assert_eq!(c.gen.prompt_feat.dims(), &[1, 50, 80]);
     assert_eq!(c.gen.prompt_token_len, 25);
-    assert_eq!(c.t3.cond_prompt_speech_tokens.dims(), &[1, 25]);
+    assert_eq!(c.t3.cond_prompt_speech_tokens.len(), 25);
 }
 
 #[test]
@@ -134,7 +113,7 @@ fn fsq_digits_round_half_to_even() {
 
 #[test]
 fn reading_a_non_torch_file_as_conds_pt_fails_cleanly() {
-    let dir = chatterbox::parity::default_dir();
+    let dir = chatterbox_testkit::parity::default_dir();
     let err = Conditionals::load_pt(&dir.join("cond_e2e.safetensors"), &Device::Cpu);
     assert!(matches!(err, Err(Error::Checkpoint { .. })));
 }

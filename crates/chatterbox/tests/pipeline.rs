@@ -2,9 +2,9 @@
 //! determinism, and cancellation honoured at every poll point, including inside S3Gen (the CFM's
 //! Euler steps and the vocoder's stages), not just between T3 steps.
 
-use chatterbox::pipeline::tiny::write_tiny_checkpoint;
-use chatterbox::pipeline::{Chatterbox, GenerateParams, ModelConfig};
+use chatterbox::pipeline::{Chatterbox, GenerateParams};
 use chatterbox::Error;
+use chatterbox_testkit::tiny::write_tiny_checkpoint;
 use std::cell::Cell;
 
 fn model() -> anyhow::Result<(Chatterbox, std::path::PathBuf)> {
@@ -39,7 +39,7 @@ fn generation_is_seeded_and_cancellable_everywhere() -> anyhow::Result<()> {
 
     // T3 polls once per generated token (at most 12) plus once before S3Gen; S3Gen must add one
     // poll per Euler step and per vocoder stage on top of that.
-    let cfg = ModelConfig::tiny();
+    let cfg = chatterbox_testkit::tiny::config();
     let euler = cfg.s3gen.flow.n_timesteps;
     let stages = cfg.s3gen.hift.upsample_rates.len() + 2;
     assert!(

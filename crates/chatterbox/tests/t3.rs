@@ -4,40 +4,23 @@
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::{VarBuilder, VarMap};
-use chatterbox::t3::{Llama3RopeScaling, LlamaConfig, SamplingParams, T3Cond, T3Config, T3};
+use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
 
+/// The tiny checkpoint's T3, with short text/speech position tables so the limit tests are quick.
 fn tiny_config() -> T3Config {
     T3Config {
         max_text_tokens: 30,
         max_speech_tokens: 40,
-        perceiver_queries: 8,
-        perceiver_heads: 4,
-        llama: LlamaConfig {
-            vocab_size: 8,
-            hidden_size: 32,
-            intermediate_size: 64,
-            num_hidden_layers: 2,
-            num_attention_heads: 2,
-            head_dim: 16,
-            rms_norm_eps: 1e-5,
-            rope_theta: 500_000.0,
-            rope_scaling: Some(Llama3RopeScaling {
-                factor: 8.0,
-                low_freq_factor: 1.0,
-                high_freq_factor: 4.0,
-                original_max_position_embeddings: 8192,
-            }),
-        },
-        ..T3Config::english()
+        ..chatterbox_testkit::tiny::config().t3
     }
 }
 
 fn tiny_model() -> (T3, VarMap, T3Config) {
     let cfg = tiny_config();
     let vm = VarMap::new();
-    let t3 = T3::load(
-        &VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
+    let t3 = T3::new(
         &cfg,
+        &VarBuilder::from_varmap(&vm, DType::F32, &Device::Cpu),
     )
     .unwrap();
     (t3, vm, cfg)
@@ -54,8 +37,12 @@ fn cond(cfg: &T3Config, prompt: bool) -> T3Cond {
         .collect();
     T3Cond {
         speaker_emb: Tensor::from_vec(spk, (1, cfg.speaker_embed_size), &Device::Cpu).unwrap(),
-        prompt_tokens: prompt.then(|| vec![1, 2, 3, 4000, 17]),
-        exaggeration: 0.5,
+        cond_prompt_speech_tokens: if prompt {
+            vec![1, 2, 3, 4000, 17]
+        } else {
+            Vec::new()
+        },
+        emotion_adv: 0.5,
     }
 }
 
@@ -183,7 +170,7 @@ fn cfg_off_decodes_the_conditional_row() {
     let rows: Vec<Vec<f32>> = logits.get(0).unwrap().to_vec2().unwrap();
     let greedy: Vec<u32> = rows
         .iter()
-        .map(|r| chatterbox::t3::sampling::argmax(r) as u32)
+        .map(|r| chatterbox::sampling::argmax(r) as u32)
         .collect();
     assert_eq!(greedy, toks);
     assert_eq!(
@@ -236,10 +223,10 @@ fn load_t3_reads_a_bf16_file_as_f32() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("t3_tiny.safetensors");
     candle_core::safetensors::save(&bf16, &path).unwrap();
-    let mapped = chatterbox::t3::load_t3(&path, &cfg, &Device::Cpu).unwrap();
-    let in_mem = T3::load(
-        &VarBuilder::from_tensors(bf16, DType::F32, &Device::Cpu),
+    let mapped = chatterbox::models::t3::load_t3(&path, &cfg, &Device::Cpu).unwrap();
+    let in_mem = T3::new(
         &cfg,
+        &VarBuilder::from_tensors(bf16, DType::F32, &Device::Cpu),
     )
     .unwrap();
     let c = cond(&cfg, true);
@@ -253,5 +240,8 @@ fn load_t3_reads_a_bf16_file_as_f32() {
     let diff = (a - b).unwrap().abs().unwrap().max_all().unwrap();
     assert_eq!(diff.to_scalar::<f32>().unwrap(), 0.0);
     std::fs::remove_dir_all(&dir).unwrap();
-    assert!(chatterbox::t3::load_t3(dir.join("missing.safetensors"), &cfg, &Device::Cpu).is_err());
+    assert!(
+        chatterbox::models::t3::load_t3(dir.join("missing.safetensors"), &cfg, &Device::Cpu)
+            .is_err()
+    );
 }

@@ -13,7 +13,7 @@ fn tiny_model() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("cbx-tiny-{}", std::process::id()));
-        chatterbox::pipeline::tiny::write_tiny_checkpoint(&dir, 0).expect("tiny checkpoint");
+        chatterbox_testkit::tiny::write_tiny_checkpoint(&dir, 0).expect("tiny checkpoint");
         dir
     })
 }

@@ -18,10 +18,12 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use crate::audio::{resample_soxr_hq, TorchaudioResampler};
-use crate::campplus::{CampPlus, CampPlusConfig};
-use crate::s3tokenizer::{EncoderConfig, S3Tokenizer};
-use crate::voice_encoder::{VoiceEncoder, VoiceEncoderConfig};
-use crate::{s3gen, Error, Result, S3GEN_SR, S3_SR};
+use crate::models::campplus::{CampPlus, CampPlusConfig};
+use crate::models::s3gen;
+use crate::models::s3tokenizer::{EncoderConfig, S3Tokenizer};
+pub use crate::models::t3::T3Cond;
+use crate::models::voice_encoder::{VoiceEncoder, VoiceEncoderConfig};
+use crate::{Error, Result, S3GEN_SR, S3_SR};
 
 /// T3 prompt: first 6 s of the 16 kHz signal (`ENC_COND_LEN`).
 pub const ENC_COND_LEN: usize = 6 * S3_SR as usize;
@@ -35,17 +37,6 @@ pub const MIN_REF_SECONDS: f64 = 1.0;
 pub const MIN_PEAK: f32 = 1e-4;
 /// Default exaggeration (`emotion_adv`).
 pub const DEFAULT_EXAGGERATION: f32 = 0.5;
-
-/// T3 conditioning (`T3Cond`; `clap_emb` and `cond_prompt_speech_emb` are always `None`).
-#[derive(Debug, Clone)]
-pub struct T3Cond {
-    /// `(1, 256)` f32, unit L2 norm.
-    pub speaker_emb: Tensor,
-    /// `(1, N ≤ 150)` u32.
-    pub cond_prompt_speech_tokens: Tensor,
-    /// `(1, 1, 1)` f32.
-    pub emotion_adv: Tensor,
-}
 
 /// S3Gen reference dict (`embed_ref`; `prompt_feat_len` is always `None`).
 #[derive(Debug, Clone)]
@@ -100,15 +91,11 @@ impl Conditionals {
         if t3.speaker_emb.dims() != [1, 256] {
             return Err(bad("t3.speaker_emb", &t3.speaker_emb));
         }
-        let p = t3.cond_prompt_speech_tokens.dims();
-        if p.len() != 2 || p[0] != 1 {
-            return Err(bad(
-                "t3.cond_prompt_speech_tokens",
-                &t3.cond_prompt_speech_tokens,
-            ));
-        }
-        if t3.emotion_adv.elem_count() != 1 {
-            return Err(bad("t3.emotion_adv", &t3.emotion_adv));
+        if !t3.emotion_adv.is_finite() {
+            return Err(Error::InvalidArgument(format!(
+                "conditionals: t3.emotion_adv is {}",
+                t3.emotion_adv
+            )));
         }
         let g = &self.gen;
         let n = g.prompt_token.dims();
@@ -132,9 +119,15 @@ impl Conditionals {
         m.insert("t3.speaker_emb".into(), self.t3.speaker_emb.clone());
         m.insert(
             "t3.cond_prompt_speech_tokens".into(),
-            long(&self.t3.cond_prompt_speech_tokens)?,
+            long(&tokens_tensor(
+                &self.t3.cond_prompt_speech_tokens,
+                &Device::Cpu,
+            )?)?,
         );
-        m.insert("t3.emotion_adv".into(), self.t3.emotion_adv.clone());
+        m.insert(
+            "t3.emotion_adv".into(),
+            Tensor::full(self.t3.emotion_adv, (1, 1, 1), &Device::Cpu)?,
+        );
         m.insert("gen.prompt_token".into(), long(&self.gen.prompt_token)?);
         m.insert(
             "gen.prompt_token_len".into(),
@@ -156,11 +149,16 @@ impl Conditionals {
         };
         let float = |k: &str| -> Result<Tensor> { Ok(get(k)?.to_dtype(DType::F32)?) };
         let emotion_adv = match m.get("t3.emotion_adv") {
-            Some(t) => t
-                .to_device(device)?
-                .to_dtype(DType::F32)?
-                .reshape((1, 1, 1))?,
-            None => Tensor::full(DEFAULT_EXAGGERATION, (1, 1, 1), device)?,
+            Some(t) => match t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?[..] {
+                [v] => v,
+                _ => {
+                    return Err(Error::InvalidArgument(format!(
+                        "conditionals: t3.emotion_adv has shape {:?}",
+                        t.dims()
+                    )))
+                }
+            },
+            None => DEFAULT_EXAGGERATION,
         };
         let prompt_token = as_tokens(&get("gen.prompt_token")?)?;
         let prompt_token_len = match m.get("gen.prompt_token_len") {
@@ -174,7 +172,9 @@ impl Conditionals {
         let c = Self {
             t3: T3Cond {
                 speaker_emb: float("t3.speaker_emb")?,
-                cond_prompt_speech_tokens: as_tokens(&get("t3.cond_prompt_speech_tokens")?)?,
+                cond_prompt_speech_tokens: as_tokens(&get("t3.cond_prompt_speech_tokens")?)?
+                    .flatten_all()?
+                    .to_vec1()?,
                 emotion_adv,
             },
             gen: S3GenRef {
@@ -252,9 +252,9 @@ impl ConditioningModels {
     pub fn load(ve: VarBuilder, s3gen: VarBuilder, cfg: ConditioningConfig) -> Result<Self> {
         let device = s3gen.device().clone();
         Ok(Self {
-            tokenizer: S3Tokenizer::load(s3gen.pp("tokenizer"), cfg.tokenizer)?,
-            voice_encoder: VoiceEncoder::load(ve, cfg.voice_encoder)?,
-            campplus: CampPlus::load(s3gen.pp("speaker_encoder"), cfg.campplus)?,
+            tokenizer: S3Tokenizer::new(cfg.tokenizer, s3gen.pp("tokenizer"))?,
+            voice_encoder: VoiceEncoder::new(cfg.voice_encoder, ve)?,
+            campplus: CampPlus::new(cfg.campplus, s3gen.pp("speaker_encoder"))?,
             resampler: TorchaudioResampler::new(S3GEN_SR, S3_SR)?,
             device,
         })
@@ -310,8 +310,8 @@ impl ConditioningModels {
         Ok(Conditionals {
             t3: T3Cond {
                 speaker_emb: ve.embedding,
-                cond_prompt_speech_tokens: tokens_tensor(&prompt, dev)?,
-                emotion_adv: Tensor::full(exaggeration, (1, 1, 1), dev)?,
+                cond_prompt_speech_tokens: prompt,
+                emotion_adv: exaggeration,
             },
             gen,
         })

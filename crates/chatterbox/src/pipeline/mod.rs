@@ -10,22 +10,19 @@
 //! network ships only inside a Python package; see README.md.
 
 mod params;
-pub mod random_weights;
-mod st_file;
-pub mod tiny;
 
 pub use crate::conditioning::Conditionals;
 pub use params::{GenerateParams, ParamKind, ParamSpec};
 
 use candle_core::{DType, Device, IndexOp};
-use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use crate::audio::Audio;
+use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
-use crate::s3gen::{GaussianRng, S3Gen, S3GenConfig};
-use crate::t3::{SamplingParams, T3Cond, T3Config, T3};
+use crate::models::s3gen::{GaussianRng, S3Gen, S3GenConfig};
+use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3};
 use crate::text::{punc_norm, EnTokenizer};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
@@ -51,17 +48,6 @@ pub const HUB_REPO: &str = "ResembleAI/chatterbox";
 
 const SOS: u32 = 6561;
 const EOS: u32 = 6562;
-
-/// Open a safetensors file whose tensors are read on request (see [`st_file`]); every float
-/// dtype is converted to f32 on access.
-pub(crate) fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
-    let file = st_file::SafetensorsFile::open(path)?;
-    Ok(VarBuilder::from_backend(
-        Box::new(file),
-        DType::F32,
-        device.clone(),
-    ))
-}
 
 /// `drop_invalid_tokens` + the `< 6561` filter of the reference: keep what lies after the first
 /// start-of-speech and before the first end-of-speech, then drop every id ≥ 6561.
@@ -117,8 +103,8 @@ impl Chatterbox {
                 other => other,
             }
         };
-        let t3 = T3::load(&t3_vb, &cfg.t3).map_err(ctx(T3_FILE))?;
-        let s3gen = S3Gen::load(&s3, &cfg.s3gen).map_err(ctx(S3GEN_FILE))?;
+        let t3 = T3::new(&cfg.t3, &t3_vb).map_err(ctx(T3_FILE))?;
+        let s3gen = S3Gen::new(&cfg.s3gen, &s3).map_err(ctx(S3GEN_FILE))?;
         let cond = ConditioningModels::load(ve, s3, cfg.conditioning).map_err(ctx(S3GEN_FILE))?;
         let tokenizer = EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
         let default_voice = if dir.join(CONDS_FILE).is_file() {
@@ -188,16 +174,10 @@ impl Chatterbox {
         })?;
         let text = punc_norm(text);
         let ids = self.tokenizer.encode_with_bounds(&text)?;
-        let prompt: Vec<u32> = voice
-            .t3
-            .cond_prompt_speech_tokens
-            .flatten_all()?
-            .to_dtype(DType::U32)?
-            .to_vec1()?;
+        // The request's exaggeration replaces the stored one, as the reference's `generate` does.
         let cond = T3Cond {
-            speaker_emb: voice.t3.speaker_emb.clone(),
-            prompt_tokens: (!prompt.is_empty()).then_some(prompt),
-            exaggeration: params.exaggeration,
+            emotion_adv: params.exaggeration,
+            ..voice.t3.clone()
         };
         let seed = params.seed.unwrap_or_else(rand::random);
         let sampling = SamplingParams {

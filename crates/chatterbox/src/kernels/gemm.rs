@@ -1,0 +1,610 @@
+//! A matrix product for weights known at load time (x86-64 with AVX2 + FMA), with the bias and
+//! an activation or a residual applied while the result is still in registers.
+//!
+//! `y (M, N) = x (M, K) · W (K, N)`: `W` is packed once into 16-column panels (`[⌈N/16⌉][K]` of
+//! `[f32; 16]`); each parallel task packs 48 rows of `x` into 6-row strips (`[K]` of `[f32; 6]`)
+//! and runs the 6×16 FMA micro-kernel ([`x86::kernel`], shared with the fused attention) over
+//! every panel, the strips staying in L2 and a panel in L1 while the task's strips pass over it.
+//! Safe code throughout: `pulp` provides the AVX2/FMA context and vector types.
+//!
+//! Without AVX2 + FMA, [`PackedWeights::new`] returns `None` and callers use candle's matmul.
+
+/// Rows per micro-kernel strip.
+pub const MR: usize = 6;
+/// Columns per panel (two 8-lane vectors).
+pub const NR: usize = 16;
+/// Rows of `x` per parallel task (a multiple of `MR`).
+const ROWS_PER_TASK: usize = 8 * MR;
+
+/// What is applied to `x·W + bias` before it is stored.
+#[derive(Clone, Copy)]
+pub enum Post<'a> {
+    None,
+    /// Exact (erf) GELU.
+    Gelu,
+    /// `residual + (x·W + b)`; `residual` is `(M, N)` row-major.
+    Residual(&'a [f32]),
+}
+
+/// `W (K, N)` packed for the micro-kernel.
+#[derive(Debug, Clone)]
+pub struct PackedWeights {
+    panels: Vec<[f32; NR]>,
+    k: usize,
+    n: usize,
+    #[cfg(target_arch = "x86_64")]
+    simd: pulp::x86::V3,
+}
+
+impl PackedWeights {
+    /// Pack a row-major `(K, N)` matrix; `None` when this CPU has no AVX2 + FMA.
+    pub fn new(w: &[f32], k: usize, n: usize) -> Option<Self> {
+        if w.len() != k * n || k == 0 || n == 0 {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let simd = pulp::x86::V3::try_new()?;
+            let np = n.div_ceil(NR);
+            let mut panels = vec![[0f32; NR]; np * k];
+            for (kk, row) in w.chunks_exact(n).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    panels[(c / NR) * k + kk][c % NR] = v;
+                }
+            }
+            Some(Self { panels, k, n, simd })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    pub fn n(&self) -> usize {
+        self.n
+    }
+
+    /// `post(x·W + bias)` for `x` `(M, K)` row-major → `(M, N)` row-major. The caller checks
+    /// that `x`, `bias` and a residual have the right lengths (`M·K`, `N`, `M·N`).
+    pub fn matmul(&self, x: &[f32], bias: Option<&[f32]>, post: Post) -> Vec<f32> {
+        let m = x.len() / self.k;
+        let mut y = vec![0f32; m * self.n];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use rayon::prelude::*;
+            let (k, n) = (self.k, self.n);
+            y.par_chunks_mut(ROWS_PER_TASK * n)
+                .enumerate()
+                .for_each(|(task, yc)| {
+                    let r0 = task * ROWS_PER_TASK;
+                    let rows = yc.len() / n;
+                    // Strips: strip s, entry kk = x[r0 + 6s + i][kk] for i < 6 (zeros past M).
+                    let strips = rows.div_ceil(MR);
+                    let mut a = vec![[0f32; MR]; strips * k];
+                    for r in 0..rows {
+                        let src = &x[(r0 + r) * k..(r0 + r + 1) * k];
+                        let strip = &mut a[(r / MR) * k..(r / MR + 1) * k];
+                        for (dst, &v) in strip.iter_mut().zip(src) {
+                            dst[r % MR] = v;
+                        }
+                    }
+                    let residual = match post {
+                        Post::Residual(res) => Post::Residual(&res[r0 * n..(r0 + rows) * n]),
+                        p => p,
+                    };
+                    pulp::Simd::vectorize(
+                        self.simd,
+                        x86::Block {
+                            simd: self.simd,
+                            a: &a,
+                            w: self,
+                            bias,
+                            post: residual,
+                            y: yc,
+                        },
+                    );
+                });
+        }
+        y
+    }
+}
+
+/// Time panels per parallel task of [`PackedConv::conv`].
+const PANELS_PER_TASK: usize = 4;
+
+/// Conv1d weights `(Cout, Cin, k)` packed as 6-output-channel strips for a channel-major,
+/// stride-1 convolution `(Cin, T) → (Cout, T')`: the micro-kernel broadcasts 6 weights and
+/// multiplies them with 16 consecutive output frames of the unfolded input, so results land
+/// directly in the `(Cout, T')` layout. Each task unfolds its 4 × 16 frames into L2-sized panels
+/// (`[Cin·k]` of `[f32; 16]`: entry `c·k + j` holds input channel `c` at tap `j`).
+#[derive(Debug, Clone)]
+pub struct PackedConv {
+    strips: Vec<[f32; MR]>,
+    cout: usize,
+    cin: usize,
+    k: usize,
+    #[cfg(target_arch = "x86_64")]
+    simd: pulp::x86::V3,
+}
+
+impl PackedConv {
+    /// Pack a row-major `(Cout, Cin, k)` weight; `None` when this CPU has no AVX2 + FMA.
+    pub fn new(w: &[f32], cout: usize, cin: usize, k: usize) -> Option<Self> {
+        let ck = cin * k;
+        if w.len() != cout * ck || ck == 0 || cout == 0 {
+            return None;
+        }
+        #[cfg(target_arch = "x86_64")]
+        {
+            let simd = pulp::x86::V3::try_new()?;
+            let mut strips = vec![[0f32; MR]; cout.div_ceil(MR) * ck];
+            for (o, row) in w.chunks_exact(ck).enumerate() {
+                for (kk, &v) in row.iter().enumerate() {
+                    strips[(o / MR) * ck + kk][o % MR] = v;
+                }
+            }
+            Some(Self {
+                strips,
+                cout,
+                cin,
+                k,
+                simd,
+            })
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    pub fn cout(&self) -> usize {
+        self.cout
+    }
+
+    pub fn cin(&self) -> usize {
+        self.cin
+    }
+
+    pub fn k(&self) -> usize {
+        self.k
+    }
+
+    /// One batch row: `x` `(Cin, T)` → `(Cout, T')` with zero padding `pad` on both sides,
+    /// dilation `dil` and an optional bias. `T' = T + 2·pad − dil·(k−1)` must be positive (the
+    /// caller checks).
+    pub fn conv(
+        &self,
+        x: &[f32],
+        t: usize,
+        pad: usize,
+        dil: usize,
+        bias: Option<&[f32]>,
+    ) -> Vec<f32> {
+        let t_out = (t + 2 * pad + 1).saturating_sub(dil * (self.k - 1) + 1);
+        let mut y = vec![0f32; self.cout * t_out];
+        #[cfg(target_arch = "x86_64")]
+        {
+            use rayon::prelude::*;
+            let panels = t_out.div_ceil(NR);
+            let span = PANELS_PER_TASK * NR;
+            let parts: Vec<Vec<f32>> = (0..panels.div_ceil(PANELS_PER_TASK))
+                .into_par_iter()
+                .map(|task| {
+                    let f0 = task * span;
+                    let frames = span.min(t_out - f0);
+                    let mut out = vec![0f32; self.cout * frames];
+                    pulp::Simd::vectorize(
+                        self.simd,
+                        x86::ConvTask {
+                            simd: self.simd,
+                            conv: self,
+                            x,
+                            t,
+                            pad,
+                            dil,
+                            f0,
+                            bias,
+                            out: &mut out,
+                        },
+                    );
+                    out
+                })
+                .collect();
+            y.par_chunks_mut(t_out.max(1))
+                .enumerate()
+                .for_each(|(o, row)| {
+                    for (task, part) in parts.iter().enumerate() {
+                        let f0 = task * span;
+                        let frames = part.len() / self.cout;
+                        row[f0..f0 + frames].copy_from_slice(&part[o * frames..(o + 1) * frames]);
+                    }
+                });
+        }
+        y
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+pub mod x86 {
+    use super::{PackedConv, PackedWeights, Post, MR, NR};
+    use pulp::x86::V3;
+    use pulp::{f32x8, i32x8, Simd, WithSimd};
+
+    /// `acc[i] = Σ_k a[k][i] · panel[k]` for the six rows `i` and the 16 lanes of each panel
+    /// entry: 12 accumulators, two loads and six broadcasts per step.
+    #[inline(always)]
+    pub fn kernel(simd: V3, a: &[[f32; MR]], panel: &[[f32; NR]]) -> [[f32x8; 2]; MR] {
+        let zero = simd.splat_f32x8(0.0);
+        let mut c = [[zero; 2]; MR];
+        for (ak, bk) in a.iter().zip(panel) {
+            let [b0, b1]: [f32x8; 2] = pulp::cast(*bk);
+            for (cr, &x) in c.iter_mut().zip(ak) {
+                let x = simd.splat_f32x8(x);
+                cr[0] = simd.mul_add_f32x8(x, b0, cr[0]);
+                cr[1] = simd.mul_add_f32x8(x, b1, cr[1]);
+            }
+        }
+        c
+    }
+
+    #[cfg(test)]
+    #[test]
+    #[cfg_attr(
+        not(host_avx2_fma),
+        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+    )]
+    fn exp8_is_within_a_few_ulp() {
+        let simd = V3::try_new().expect("AVX2+FMA (detected at build time)");
+        for i in -1100..1100 {
+            let xs: [f32; 8] = std::array::from_fn(|l| (i * 8 + l as i32) as f32 * 0.01);
+            let got: [f32; 8] = pulp::cast(exp8(simd, pulp::cast(xs)));
+            // Inputs are clamped to [−87, 88] (the finite, normal range).
+            for (&x, &g) in xs.iter().zip(&got).filter(|(&x, _)| x >= -87.0) {
+                let want = f64::from(x).exp();
+                let rel = ((f64::from(g) - want) / want).abs();
+                assert!(rel < 3e-7, "exp({x}) = {g}, want {want}");
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(host_avx2_fma),
+        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+    )]
+    fn gelu8_matches_the_scalar_gelu() {
+        let simd = V3::try_new().expect("AVX2+FMA (detected at build time)");
+        for i in -1000..1000 {
+            let xs: [f32; 8] = std::array::from_fn(|l| (i * 8 + l as i32) as f32 * 0.001_3);
+            let got: [f32; 8] = pulp::cast(gelu8(simd, pulp::cast(xs)));
+            for (&x, &g) in xs.iter().zip(&got) {
+                let want = crate::kernels::gelu_scalar(x);
+                assert!(
+                    (g - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                    "gelu({x}) {g} vs {want}"
+                );
+            }
+        }
+    }
+
+    /// One task of [`PackedConv::conv`]: output frames `f0..f0+frames` of every channel.
+    pub(super) struct ConvTask<'a> {
+        pub simd: V3,
+        pub conv: &'a PackedConv,
+        pub x: &'a [f32],
+        pub t: usize,
+        pub pad: usize,
+        pub dil: usize,
+        pub f0: usize,
+        pub bias: Option<&'a [f32]>,
+        /// `(Cout, frames)`.
+        pub out: &'a mut [f32],
+    }
+
+    impl WithSimd for ConvTask<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, _: S) {
+            let ConvTask {
+                simd,
+                conv,
+                x,
+                t,
+                pad,
+                dil,
+                f0,
+                bias,
+                out,
+            } = self;
+            let (cout, k) = (conv.cout, conv.k);
+            let ck = conv.cin * k;
+            let frames = out.len() / cout;
+            let np = frames.div_ceil(NR);
+            // Unfold: panel p, entry c·k + j = x[c][f0 + 16p + l + j·dil − pad], l < 16.
+            let mut panels = vec![[0f32; NR]; np * ck];
+            for (p, panel) in panels.chunks_exact_mut(ck).enumerate() {
+                let base = (f0 + p * NR) as isize - pad as isize;
+                for (c, xc) in x.chunks_exact(t).enumerate() {
+                    for j in 0..k {
+                        let start = base + (j * dil) as isize;
+                        let dst = &mut panel[c * k + j];
+                        if start >= 0 && start as usize + NR <= t {
+                            let s = start as usize;
+                            dst.copy_from_slice(&xc[s..s + NR]);
+                        } else {
+                            for (l, d) in dst.iter_mut().enumerate() {
+                                let i = start + l as isize;
+                                *d = if i >= 0 && (i as usize) < t {
+                                    xc[i as usize]
+                                } else {
+                                    0.0
+                                };
+                            }
+                        }
+                    }
+                }
+            }
+            for (s, strip) in conv.strips.chunks_exact(ck).enumerate() {
+                for (p, panel) in panels.chunks_exact(ck).enumerate() {
+                    let acc = kernel(simd, strip, panel);
+                    let c0 = p * NR;
+                    let cols = NR.min(frames - c0);
+                    for (i, acc) in acc.iter().enumerate() {
+                        let o = s * MR + i;
+                        if o >= cout {
+                            break;
+                        }
+                        let v: [f32; NR] = pulp::cast(*acc);
+                        let b = bias.map_or(0.0, |b| b[o]);
+                        let dst = &mut out[o * frames + c0..o * frames + c0 + cols];
+                        for (d, &v) in dst.iter_mut().zip(&v) {
+                            *d = v + b;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// `eˣ` on eight lanes to about 1 ulp: the Cephes `expf` polynomial of
+    /// [`crate::kernels::exp_approx`] evaluated with fused multiply-adds.
+    #[inline(always)]
+    pub fn exp8(simd: V3, x: f32x8) -> f32x8 {
+        const MAGIC: f32 = 12_582_912.0; // 1.5 · 2^23: adding it rounds to an integer
+        let c = |v: f32| simd.splat_f32x8(v);
+        let x = simd.max_f32x8(simd.min_f32x8(x, c(88.0)), c(-87.0));
+        let k = simd.mul_add_f32x8(x, c(std::f32::consts::LOG2_E), c(MAGIC));
+        let n = simd.sub_f32x8(k, c(MAGIC));
+        let r = simd.mul_add_f32x8(n, c(-0.693_359_4), x);
+        let r = simd.mul_add_f32x8(n, c(2.121_944_4e-4), r);
+        let mut p = c(1.987_569_1e-4);
+        for coef in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = simd.mul_add_f32x8(p, r, c(coef));
+        }
+        let y = simd.add_f32x8(simd.mul_add_f32x8(p, simd.mul_f32x8(r, r), r), c(1.0));
+        // 2ⁿ from the integer in k's low mantissa bits.
+        let ki: i32x8 = pulp::cast(k);
+        let magic: i32x8 = pulp::cast(c(MAGIC));
+        let e = simd.wrapping_sub_i32x8(ki, magic);
+        let e = simd.wrapping_add_i32x8(e, simd.splat_i32x8(127));
+        let scale: f32x8 = pulp::cast(simd.shl_const_i32x8::<23>(e));
+        simd.mul_f32x8(y, scale)
+    }
+
+    /// Exact (erf) GELU on eight lanes: the Abramowitz–Stegun 7.1.26 erf of
+    /// [`crate::kernels::gelu_scalar`] evaluated with fused multiply-adds.
+    #[inline(always)]
+    pub fn gelu8(simd: V3, v: f32x8) -> f32x8 {
+        let c = |x: f32| simd.splat_f32x8(x);
+        let z = simd.mul_f32x8(v, c(std::f32::consts::FRAC_1_SQRT_2));
+        let a = simd.abs_f32x8(z);
+        let t = simd.div_f32x8(c(1.0), simd.mul_add_f32x8(a, c(0.327_591_1), c(1.0)));
+        let mut p = c(1.061_405_4);
+        for coef in [-1.453_152_1, 1.421_413_8, -0.284_496_72, 0.254_829_6] {
+            p = simd.mul_add_f32x8(p, t, c(coef));
+        }
+        let p = simd.mul_f32x8(p, t);
+        let e = exp8(simd, simd.mul_f32x8(simd.mul_f32x8(a, a), c(-1.0)));
+        let erf_abs = simd.sub_f32x8(c(1.0), simd.mul_f32x8(p, e));
+        // erf(z) has z's sign.
+        let sign = simd.and_f32x8(z, c(-0.0));
+        let erf = simd.xor_f32x8(erf_abs, sign);
+        simd.mul_f32x8(simd.mul_f32x8(c(0.5), v), simd.add_f32x8(c(1.0), erf))
+    }
+
+    /// One task: its strips of `x` against every panel of `W`, written to `y` (`rows × N`).
+    pub(super) struct Block<'a> {
+        pub simd: V3,
+        pub a: &'a [[f32; MR]],
+        pub w: &'a PackedWeights,
+        pub bias: Option<&'a [f32]>,
+        pub post: Post<'a>,
+        pub y: &'a mut [f32],
+    }
+
+    impl WithSimd for Block<'_> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, _: S) {
+            let Block {
+                simd,
+                a,
+                w,
+                bias,
+                post,
+                y,
+            } = self;
+            let (k, n) = (w.k, w.n);
+            let rows = y.len() / n;
+            for (p, panel) in w.panels.chunks_exact(k).enumerate() {
+                let c0 = p * NR;
+                let cols = NR.min(n - c0);
+                for (s, strip) in a.chunks_exact(k).enumerate() {
+                    let acc = kernel(simd, strip, panel);
+                    for (i, acc) in acc.iter().enumerate() {
+                        let r = s * MR + i;
+                        if r >= rows {
+                            break;
+                        }
+                        let mut v: [f32; NR] = pulp::cast(*acc);
+                        if let Some(b) = bias {
+                            for (v, &b) in v.iter_mut().zip(&b[c0..c0 + cols]) {
+                                *v += b;
+                            }
+                        }
+                        let dst = &mut y[r * n + c0..r * n + c0 + cols];
+                        match post {
+                            Post::None => dst.copy_from_slice(&v[..cols]),
+                            Post::Gelu => {
+                                let [v0, v1]: [f32x8; 2] = pulp::cast(v);
+                                let g: [f32; NR] = pulp::cast([gelu8(simd, v0), gelu8(simd, v1)]);
+                                dst.copy_from_slice(&g[..cols]);
+                            }
+                            Post::Residual(res) => {
+                                let res = &res[r * n + c0..r * n + c0 + cols];
+                                for ((o, &v), &rv) in dst.iter_mut().zip(&v).zip(res) {
+                                    *o = rv + v;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg_attr(
+        not(host_avx2_fma),
+        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+    )]
+    fn packed_matmul_matches_the_definition() {
+        let mut rnd = crate::kernels::test_uniform(0x9e37_79b9_7f4a_7c15u64);
+        for &(m, k, n) in &[
+            (1, 1, 1),
+            (7, 5, 17),
+            (50, 64, 80),
+            (100, 256, 48),
+            (13, 3, 1),
+        ] {
+            let x: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
+            let w: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..n).map(|_| rnd()).collect();
+            let res: Vec<f32> = (0..m * n).map(|_| rnd()).collect();
+            let pw = PackedWeights::new(&w, k, n).expect("AVX2+FMA (detected at build time)");
+            let plain: Vec<f64> = (0..m * n)
+                .map(|i| {
+                    let (r, c) = (i / n, i % n);
+                    (0..k)
+                        .map(|kk| f64::from(x[r * k + kk]) * f64::from(w[kk * n + c]))
+                        .sum::<f64>()
+                        + f64::from(b[c])
+                })
+                .collect();
+            let check = |got: Vec<f32>, want: &dyn Fn(usize) -> f64, what: &str| {
+                assert_eq!(got.len(), m * n);
+                for (i, &g) in got.iter().enumerate() {
+                    let e = (f64::from(g) - want(i)).abs();
+                    assert!(
+                        e < 1e-5 * (k as f64).sqrt(),
+                        "{what} {m}x{k}x{n} [{i}]: {e}"
+                    );
+                }
+            };
+            check(pw.matmul(&x, Some(&b), Post::None), &|i| plain[i], "bias");
+            check(
+                pw.matmul(&x, None, Post::None),
+                &|i| plain[i] - f64::from(b[i % n]),
+                "plain",
+            );
+            check(
+                pw.matmul(&x, Some(&b), Post::Residual(&res)),
+                &|i| plain[i] + f64::from(res[i]),
+                "residual",
+            );
+            check(
+                pw.matmul(&x, Some(&b), Post::Gelu),
+                &|i| {
+                    let v = plain[i];
+                    0.5 * v * (1.0 + erf(v / std::f64::consts::SQRT_2))
+                },
+                "gelu",
+            );
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        not(host_avx2_fma),
+        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+    )]
+    fn packed_conv_matches_the_definition() {
+        let mut rnd = crate::kernels::test_uniform(0x1234_5678_9abc_def1u64);
+        for &(cout, cin, k, t, pad, dil) in &[
+            (7, 3, 3, 50, 1, 1),
+            (13, 5, 7, 100, 9, 3),
+            (6, 2, 11, 37, 25, 5),
+            (1, 1, 1, 1, 0, 1),
+            (20, 4, 7, 200, 3, 1),
+        ] {
+            let w: Vec<f32> = (0..cout * cin * k).map(|_| rnd()).collect();
+            let x: Vec<f32> = (0..cin * t).map(|_| rnd()).collect();
+            let b: Vec<f32> = (0..cout).map(|_| rnd()).collect();
+            let pc = PackedConv::new(&w, cout, cin, k).expect("AVX2+FMA (detected at build time)");
+            let y = pc.conv(&x, t, pad, dil, Some(&b));
+            let t_out = t + 2 * pad - dil * (k - 1);
+            assert_eq!(y.len(), cout * t_out);
+            for o in 0..cout {
+                for i in 0..t_out {
+                    let mut want = f64::from(b[o]);
+                    for c in 0..cin {
+                        for j in 0..k {
+                            let src = (i + j * dil) as isize - pad as isize;
+                            if src >= 0 && (src as usize) < t {
+                                want += f64::from(w[(o * cin + c) * k + j])
+                                    * f64::from(x[c * t + src as usize]);
+                            }
+                        }
+                    }
+                    let e = (f64::from(y[o * t_out + i]) - want).abs();
+                    assert!(
+                        e < 1e-5,
+                        "({cout},{cin},{k},{t},{pad},{dil}) y[{o}][{i}]: {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// erf by Abramowitz–Stegun 7.1.26 in f64 (1.5e-7), well inside the 1e-5 tolerance.
+    fn erf(x: f64) -> f64 {
+        let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+        let p = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736)
+            * t
+            + 0.254_829_592)
+            * t;
+        let e = 1.0 - p * (-x * x).exp();
+        if x < 0.0 {
+            -e
+        } else {
+            e
+        }
+    }
+}

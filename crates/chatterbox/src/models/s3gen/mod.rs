@@ -1,0 +1,196 @@
+//! S3Gen (`s3gen.safetensors`): tokens → mel (flow matching) → 24 kHz waveform (HiFT).
+//!
+//! [`S3Gen`] loads the `flow.` and `mel2wav.` parts of the checkpoint (the `tokenizer.` and
+//! `speaker_encoder.` parts live in their own modules) and runs `S3Token2Wav.inference`. The only
+//! randomness (CFM noise, the source's phases and noise) comes from the caller: either a seeded
+//! [`GaussianRng`] or explicit tensors ([`S3GenNoise`]), which is how the parity test injects the
+//! reference's draws.
+
+mod encoder;
+mod estimator;
+mod flow;
+mod hift;
+mod mel;
+mod rng;
+
+pub use encoder::{EncoderConfig, UpsampleConformerEncoder};
+pub use estimator::{Estimator, EstimatorConfig};
+pub use flow::{cosine_t_span, Cfm, Flow, FlowConfig};
+pub use hift::{Hift, HiftConfig, HiftTrace, SourceNoise};
+pub use mel::mel_spectrogram;
+pub use rng::GaussianRng;
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::error::ShouldStop;
+use crate::{Error, Result};
+
+/// Sizes of the whole S3Gen decoder.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct S3GenConfig {
+    pub flow: FlowConfig,
+    pub hift: HiftConfig,
+}
+
+/// Every random draw of one `S3Gen::inference` call.
+#[derive(Debug, Clone)]
+pub struct S3GenNoise {
+    /// CFM starting noise `(1, 80, 2·(Np+N))`.
+    pub z: Tensor,
+    /// The vocoder source's phases and noise (length `480 · 2N`).
+    pub source: SourceNoise,
+}
+
+impl S3GenNoise {
+    /// Draw in the reference's order: `z`, then the phases `U(−π, π)`, then the source noise.
+    pub fn draw(
+        rng: &mut GaussianRng,
+        mel_bins: usize,
+        total_frames: usize,
+        new_frames: usize,
+        cfg: &HiftConfig,
+    ) -> Result<Self> {
+        let dev = Device::Cpu;
+        let z = Tensor::from_vec(
+            rng.normal_vec(mel_bins * total_frames),
+            (1, mel_bins, total_frames),
+            &dev,
+        )?;
+        let nh = cfg.nb_harmonics + 1;
+        let phases: Vec<f32> = (0..nh)
+            .map(|_| rng.uniform(-std::f32::consts::PI, std::f32::consts::PI))
+            .collect();
+        let len = new_frames * cfg.samples_per_frame();
+        let noise = Tensor::from_vec(rng.normal_vec(nh * len), (1, nh, len), &dev)?;
+        Ok(Self {
+            z,
+            source: SourceNoise { phases, noise },
+        })
+    }
+}
+
+/// The output fade-in (`trim_fade`): 480 zeros then a 480-sample raised cosine from 0 to 1.
+pub fn trim_fade(sr: u32) -> Vec<f32> {
+    let n = (sr / 50) as usize;
+    let mut fade = vec![0f32; 2 * n];
+    // torch.linspace(π, 0, n) in f32 (first half from the start, second from the end).
+    let start = std::f32::consts::PI;
+    let step = (0f32 - start) / (n - 1).max(1) as f32;
+    for i in 0..n {
+        let x = if i < n / 2 {
+            start + step * i as f32
+        } else {
+            0f32 - step * (n - 1 - i) as f32
+        };
+        fade[n + i] = (x.cos() + 1.0) / 2.0;
+    }
+    fade
+}
+
+/// `S3Token2Wav` without the tokenizer and speaker encoder.
+#[derive(Debug, Clone)]
+pub struct S3Gen {
+    pub flow: Flow,
+    pub mel2wav: Hift,
+    cfg: S3GenConfig,
+}
+
+/// Output of [`S3Gen::inference_traced`].
+#[derive(Debug, Clone)]
+pub struct S3GenOutput {
+    /// The generated mel `(1, 80, 2N)` (prompt frames removed).
+    pub mel: Tensor,
+    /// The faded, clamped waveform `(1, 480·2N)` at 24 kHz.
+    pub wav: Tensor,
+}
+
+impl S3Gen {
+    /// Load from a `VarBuilder` at the root of `s3gen.safetensors` (asks for `flow.*` and
+    /// `mel2wav.*` only). Any missing parameter is an error.
+    pub fn new(cfg: &S3GenConfig, vb: &VarBuilder) -> Result<Self> {
+        Ok(Self {
+            flow: Flow::new(&cfg.flow, &vb.pp("flow"))?,
+            mel2wav: Hift::new(&cfg.hift, &vb.pp("mel2wav"))?,
+            cfg: cfg.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &S3GenConfig {
+        &self.cfg
+    }
+
+    /// Tokens → waveform with noise drawn from `rng`. `should_stop` is polled between the CFM's
+    /// Euler steps and the vocoder's stages (a few hundred milliseconds apart at full size).
+    pub fn inference(
+        &self,
+        tokens: &[u32],
+        prompt_tokens: &[u32],
+        prompt_feat: &Tensor,
+        embedding: &Tensor,
+        rng: &mut GaussianRng,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
+        let total = 2 * (tokens.len() + prompt_tokens.len());
+        let tp = prompt_feat.dim(1)?;
+        if tp > total {
+            return Err(Error::InvalidArgument(format!(
+                "prompt_feat has {tp} frames for {total} token frames"
+            )));
+        }
+        let noise = S3GenNoise::draw(
+            rng,
+            self.cfg.flow.mel_bins,
+            total,
+            total - tp,
+            &self.cfg.hift,
+        )?;
+        Ok(self
+            .inference_traced(
+                tokens,
+                prompt_tokens,
+                prompt_feat,
+                embedding,
+                &noise,
+                should_stop,
+            )?
+            .wav)
+    }
+
+    /// Tokens → (mel, waveform) with explicit noise.
+    pub fn inference_traced(
+        &self,
+        tokens: &[u32],
+        prompt_tokens: &[u32],
+        prompt_feat: &Tensor,
+        embedding: &Tensor,
+        noise: &S3GenNoise,
+        should_stop: ShouldStop,
+    ) -> Result<S3GenOutput> {
+        let mel = self.flow.inference(
+            tokens,
+            prompt_tokens,
+            prompt_feat,
+            embedding,
+            &noise.z,
+            should_stop,
+        )?;
+        let wav = self.mel2wav.forward(&mel, &noise.source, should_stop)?;
+        let fade = trim_fade(self.cfg.hift.sampling_rate);
+        let n = wav.dim(1)?;
+        if n < fade.len() {
+            return Err(Error::InvalidArgument(format!(
+                "waveform of {n} samples is shorter than the {}-sample fade",
+                fade.len()
+            )));
+        }
+        let mut gain = fade;
+        gain.resize(n, 1.0);
+        let wav = wav.broadcast_mul(&Tensor::from_vec(gain, (1, n), wav.device())?)?;
+        Ok(S3GenOutput {
+            mel: mel.to_dtype(DType::F32)?,
+            wav,
+        })
+    }
+}
