@@ -14,7 +14,7 @@ for a in "$@"; do
     if [ "$a" = "--tiny" ]; then
         dir="${CHATTERBOX_TINY_DIR:-models/tiny}"
         if [ ! -f "$dir/config.json" ]; then
-            cargo run --release -p chatterbox --example tiny_checkpoint -- "$dir"
+            cargo run --release -p chatterbox-testkit --example tiny_checkpoint -- "$dir"
         fi
         args+=(--model-dir "$dir")
     else

@@ -16,8 +16,8 @@ fi
 
 # The server is built with Dockerfile.web's command (`cargo build --release --locked -p
 # chatterbox-server`) plus, in the same invocation so the dependency features stay identical and
-# nothing is compiled twice, the tiny checkpoint writer example.
-cargo build --release --locked -p chatterbox-server -p chatterbox --bin chatterbox-server --example tiny_checkpoint
+# nothing is compiled twice, the tiny checkpoint writer example (test support, crate chatterbox-testkit).
+cargo build --release --locked -p chatterbox-server -p chatterbox-testkit --bin chatterbox-server --example tiny_checkpoint
 target="${CARGO_TARGET_DIR:-$root/target}"
 case "$target" in /*) ;; *) target="$root/$target" ;; esac
 export CBX_SERVER_BIN="$target/release/chatterbox-server"

@@ -1,8 +1,19 @@
 //! Resemble AI's Chatterbox text-to-speech model, ported to candle.
 //!
 //! The crate is free of HTTP and async runtimes: the server crate drives it from worker threads.
-//! Module trees mirror the checkpoint key prefixes (`tokenizer.`, `speaker_encoder.`, ...), so a
-//! module's `load(vb)` asks for exactly the tensors the released files hold.
+//! Laid out by what things are:
+//! - [`models`]: the networks (`t3`, `s3gen`, `s3tokenizer`, `voice_encoder`, `campplus`), each
+//!   module tree mirroring its checkpoint key prefixes, so a `new(cfg, vb)` asks for exactly the
+//!   tensors the released files hold;
+//! - `nn`: the shared layers (one `Linear`, the convolutions, `LayerNorm`, activations) over
+//!   [`kernels`] (runtime SIMD dispatch, the packed matrix product, fused attention);
+//! - [`checkpoint`]: the one safetensors reader; [`sampling`]: T3's logits processors;
+//! - [`audio`], [`dsp`], [`text`]: decoding/resampling, STFT/mel, the text front end;
+//! - [`conditioning`]: voices (`Conditionals`) from a reference clip; [`pipeline`]: the whole
+//!   `generate`, its parameters and the model variants.
+//!
+//! Test support (parity checks, manifests, random weights, the tiny checkpoint) lives in the
+//! `chatterbox-testkit` crate, never in this library.
 
 pub mod audio;
 pub mod checkpoint;
@@ -20,7 +31,7 @@ pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
 pub use pipeline::{
     load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, ParamKind, ParamSpec,
-    HUB_REPO,
+    Variant, HUB_REPO,
 };
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex

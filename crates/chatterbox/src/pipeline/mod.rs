@@ -46,6 +46,40 @@ pub const CONFIG_FILE: &str = "config.json";
 /// The Hugging Face repository of the released model.
 pub const HUB_REPO: &str = "ResembleAI/chatterbox";
 
+/// Which Chatterbox model a process serves (one per process). Each variant names its hub
+/// repository and files; the variants still to come (Turbo: a GPT-2 T3 and a two-step flow
+/// decoder; Multilingual: a grapheme tokenizer and the alignment-guided stop) add their networks
+/// under `models/` and a case here, not a second pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Variant {
+    /// `ChatterboxTTS` (`tts.py`): Llama T3 with CFG, ten-step flow decoder.
+    Original,
+}
+
+impl Variant {
+    /// Lower-case name, as in `--model original`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Original => "original",
+        }
+    }
+
+    /// The Hugging Face repository the released files come from.
+    pub fn hub_repo(self) -> &'static str {
+        match self {
+            Self::Original => HUB_REPO,
+        }
+    }
+
+    /// The released files a model directory of this variant holds.
+    pub fn files(self) -> &'static [&'static str] {
+        match self {
+            Self::Original => &[VE_FILE, T3_FILE, S3GEN_FILE, TOKENIZER_FILE, CONDS_PT_FILE],
+        }
+    }
+}
+
 const SOS: u32 = 6561;
 const EOS: u32 = 6562;
 
@@ -220,6 +254,11 @@ impl Chatterbox {
         Ok(wav.i(0)?.to_dtype(DType::F32)?.to_vec1()?)
     }
 
+    /// Which model this is.
+    pub fn variant(&self) -> Variant {
+        Variant::Original
+    }
+
     pub fn device(&self) -> &Device {
         &self.device
     }
@@ -248,12 +287,14 @@ pub fn download_from_hub() -> Result<PathBuf> {
         .with_progress(true)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("hub client: {e}")))?;
-    let repo = api.model(HUB_REPO.to_string());
+    let variant = Variant::Original;
+    let repo = api.model(variant.hub_repo().to_string());
     let mut dir = None;
-    for f in [VE_FILE, T3_FILE, S3GEN_FILE, TOKENIZER_FILE, CONDS_PT_FILE] {
+    for &f in variant.files() {
         let p = repo.get(f).map_err(|e| {
             Error::InvalidArgument(format!(
-                "cannot download {HUB_REPO}/{f} (offline? set --model-dir to a local copy): {e}"
+                "cannot download {}/{f} (offline? set --model-dir to a local copy): {e}",
+                variant.hub_repo()
             ))
         })?;
         dir = p.parent().map(Path::to_path_buf);

@@ -12,11 +12,17 @@ use crate::Result;
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EncoderConfig {
+    /// Upstream `output_size`.
     pub dim: usize,
+    /// Upstream `attention_heads`.
     pub heads: usize,
+    /// Upstream `linear_units`.
     pub ff: usize,
+    /// Upstream `num_blocks`.
     pub blocks: usize,
+    /// Upstream `num_up_blocks`.
     pub up_blocks: usize,
+    /// Upstream `pre_lookahead_len`.
     pub pre_lookahead: usize,
 }
 

@@ -20,12 +20,19 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EstimatorConfig {
+    /// Upstream `in_channels`.
     pub in_channels: usize,
+    /// Upstream `out_channels`.
     pub out_channels: usize,
+    /// Upstream `channels[0]`.
     pub channels: usize,
+    /// Upstream `num_heads`.
     pub heads: usize,
+    /// Upstream `attention_head_dim`.
     pub head_dim: usize,
+    /// Upstream `n_blocks`.
     pub n_blocks: usize,
+    /// Upstream `num_mid_blocks`.
     pub mid_blocks: usize,
 }
 

@@ -15,13 +15,21 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FlowConfig {
+    /// Upstream `vocab_size`.
     pub vocab: usize,
+    /// Upstream `input_size`.
     pub input_size: usize,
+    /// Upstream `spk_embed_dim`.
     pub spk_dim: usize,
+    /// Upstream `output_size`.
     pub mel_bins: usize,
+    /// Upstream `n_timesteps (CausalConditionalCFM.forward)`.
     pub n_timesteps: usize,
+    /// Upstream `inference_cfg_rate`.
     pub cfg_rate: f32,
+    /// Upstream `encoder (UpsampleConformerEncoder)`.
     pub encoder: EncoderConfig,
+    /// Upstream `decoder.estimator (ConditionalDecoder)`.
     pub estimator: EstimatorConfig,
 }
 

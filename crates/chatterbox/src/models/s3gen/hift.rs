@@ -16,21 +16,37 @@ use crate::{Error, Result};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HiftConfig {
+    /// Upstream `in_channels`.
     pub in_channels: usize,
+    /// Upstream `base_channels`.
     pub base_channels: usize,
+    /// Upstream `ConvRNNF0Predictor cond_channels`.
     pub f0_channels: usize,
+    /// Upstream `nb_harmonics`.
     pub nb_harmonics: usize,
+    /// Upstream `sampling_rate`.
     pub sampling_rate: u32,
+    /// Upstream `nsf_alpha`.
     pub nsf_alpha: f32,
+    /// Upstream `nsf_sigma`.
     pub nsf_sigma: f32,
+    /// Upstream `nsf_voiced_threshold`.
     pub voiced_threshold: f32,
+    /// Upstream `upsample_rates`.
     pub upsample_rates: Vec<usize>,
+    /// Upstream `upsample_kernel_sizes`.
     pub upsample_kernels: Vec<usize>,
+    /// Upstream `resblock_kernel_sizes`.
     pub resblock_kernels: Vec<usize>,
+    /// Upstream `resblock_dilation_sizes (the same list for every kernel)`.
     pub resblock_dilations: Vec<usize>,
+    /// Upstream `source_resblock_kernel_sizes`.
     pub source_resblock_kernels: Vec<usize>,
+    /// Upstream `istft_params["n_fft"]`.
     pub n_fft: usize,
+    /// Upstream `istft_params["hop_len"]`.
     pub hop: usize,
+    /// Upstream `audio_limit`.
     pub audio_limit: f32,
 }
 
