@@ -250,7 +250,7 @@ impl Fsq {
 
     /// Pre-tanh projection `(1, N, 8)`.
     pub fn project(&self, hidden: &Tensor) -> Result<Tensor> {
-        Ok(self.project_down.forward(hidden)?)
+        self.project_down.forward(hidden)
     }
 
     /// Token ids in `0..6561`: `Σ 3^i · (round_half_even(tanh(z_i) · 0.999) + 1)`.

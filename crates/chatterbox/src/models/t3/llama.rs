@@ -118,7 +118,7 @@ impl Attention {
         }
         let att = candle_nn::ops::softmax_last_dim(&att)?;
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, ()))?;
-        Ok(self.o_proj.forward(&y)?)
+        self.o_proj.forward(&y)
     }
 }
 
@@ -140,7 +140,7 @@ impl Mlp {
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let g = self.gate_proj.forward(x)?.silu()?;
-        Ok(self.down_proj.forward(&(g * self.up_proj.forward(x)?)?)?)
+        self.down_proj.forward(&(g * self.up_proj.forward(x)?)?)
     }
 }
 

@@ -205,7 +205,7 @@ impl T3 {
     /// Speech logits `(B, T, speech_vocab)` for `embeds` run after `cache` (prefill or steps).
     pub fn forward_logits(&self, embeds: &Tensor, cache: &mut LlamaCache) -> Result<Tensor> {
         let h = self.tfmr.forward(embeds, cache)?;
-        Ok(self.speech_head.forward(&h)?)
+        self.speech_head.forward(&h)
     }
 
     /// Teacher-forced decoding through the KV cache: prefill the prefix, then feed `tokens` one at
