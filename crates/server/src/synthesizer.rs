@@ -1,0 +1,253 @@
+//! The synthesis service between the routes and the engine: it finds or creates the session,
+//! resolves the voice (decoding an upload), runs the job, encodes the audio and persists it (voice
+//! first, so a stored session always has its voice on disk).
+
+use chatterbox::audio::DecodeLimits;
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::audio::{self, AudioFormat};
+use crate::engine::{Engine, Event, JobRequest, StageTimings, VoiceInput};
+use crate::error::ApiError;
+use crate::metrics;
+use crate::model::Voice;
+use crate::request::{SynthesisRequest, VoiceRequest};
+use crate::sessions::{SessionStore, StoredAudio};
+use crate::voices::{NamedVoice, VoiceStore, DEFAULT_VOICE, UPLOAD_VOICE};
+
+/// Bounds on an uploaded voice clip, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct ClipLimits {
+    pub min_s: f64,
+    pub max_s: f64,
+}
+
+/// A finished, stored synthesis.
+#[derive(Debug)]
+pub struct Synthesized {
+    pub session_id: Uuid,
+    /// Seconds of audio.
+    pub duration: f64,
+    pub sample_rate: u32,
+    /// Which voice spoke: `default` or `upload`.
+    pub voice: String,
+    pub timings: StageTimings,
+}
+
+pub struct Synthesizer {
+    engine: Arc<Engine>,
+    sessions: Arc<SessionStore>,
+    voices: Arc<VoiceStore>,
+    clips: ClipLimits,
+    format: AudioFormat,
+}
+
+/// Removes a session this request created unless the request succeeds.
+struct FreshSession<'a> {
+    sessions: &'a SessionStore,
+    voices: &'a VoiceStore,
+    id: Option<Uuid>,
+}
+
+impl Drop for FreshSession<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.sessions.delete(&id);
+            self.voices.remove_session(&id);
+        }
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(what, e))
+}
+
+impl Synthesizer {
+    pub fn new(
+        engine: Arc<Engine>,
+        sessions: Arc<SessionStore>,
+        voices: Arc<VoiceStore>,
+        clips: ClipLimits,
+    ) -> Self {
+        Self {
+            engine,
+            sessions,
+            voices,
+            clips,
+            format: AudioFormat::Wav,
+        }
+    }
+
+    /// Speak the request's text and store the audio as the session's latest.
+    pub async fn synthesize(&self, req: SynthesisRequest) -> Result<Synthesized, ApiError> {
+        let named = match &req.voice {
+            VoiceRequest::Named(name) => Some(
+                self.voices
+                    .named(name)
+                    .ok_or_else(|| ApiError::VoiceNotFound(name.clone()))?,
+            ),
+            _ => None,
+        };
+        let (sid, fresh) = match req.session_id {
+            Some(id) if self.sessions.contains(&id) => (id, None),
+            Some(_) => return Err(ApiError::SessionNotFound),
+            None => {
+                let id = self.sessions.create();
+                (id, Some(id))
+            }
+        };
+        let mut fresh = FreshSession {
+            sessions: &self.sessions,
+            voices: &self.voices,
+            id: fresh,
+        };
+        let _busy = self.sessions.busy(&sid).ok_or(ApiError::SessionNotFound)?;
+
+        let voice = match (req.voice, named) {
+            (VoiceRequest::Upload(bytes), _) => VoiceInput::Upload(self.decode_clip(bytes).await?),
+            (_, Some(NamedVoice::Builtin)) => VoiceInput::Builtin,
+            _ => match self.voices.session_voice(&sid) {
+                Some(v) => VoiceInput::Prepared(v),
+                None => VoiceInput::Builtin,
+            },
+        };
+        let label = match voice {
+            VoiceInput::Builtin => DEFAULT_VOICE,
+            _ => UPLOAD_VOICE,
+        };
+
+        let mut job = self.engine.submit(JobRequest {
+            text: req.text,
+            voice,
+            params: req.params,
+        })?;
+        let sample_rate = job.sample_rate();
+        let (mut samples, mut new_voice, mut timings) = (Vec::new(), None, None);
+        while let Some(event) = job.next().await {
+            match event? {
+                Event::VoicePrepared(v) => new_voice = Some(v),
+                Event::Audio(piece) => samples.extend_from_slice(&piece),
+                Event::Done(t) => timings = Some(t),
+            }
+        }
+        drop(job);
+        let timings = timings.ok_or(ApiError::Engine(crate::engine::EngineError::WorkersGone))?;
+
+        let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
+        let meta = self
+            .persist(sid, samples, sample_rate, duration, new_voice)
+            .await?;
+        fresh.id = None; // it succeeded: keep the session
+        metrics::record_synthesis(timings.synthesis_s, duration, self.sessions.len());
+        Ok(Synthesized {
+            session_id: sid,
+            duration,
+            sample_rate: meta.sample_rate,
+            voice: if label == DEFAULT_VOICE {
+                label.to_string()
+            } else {
+                meta.voice
+            },
+            timings,
+        })
+    }
+
+    async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
+        let limits = DecodeLimits {
+            max_duration_s: self.clips.max_s,
+            ..DecodeLimits::default()
+        };
+        let clip = blocking("decoder thread failed", move || {
+            chatterbox::audio::decode(&bytes, &limits)
+        })
+        .await?
+        .map_err(|e| match e {
+            chatterbox::Error::AudioTooLong { max_s } => ApiError::VoiceTooLong { max_s },
+            other => ApiError::Synthesis(other),
+        })?;
+        if clip.duration_s() < self.clips.min_s {
+            return Err(ApiError::VoiceTooShort {
+                seconds: clip.duration_s(),
+                min: self.clips.min_s,
+            });
+        }
+        Ok(clip)
+    }
+
+    /// Encode and store the audio; the session's new voice goes to disk first.
+    async fn persist(
+        &self,
+        sid: Uuid,
+        samples: Vec<f32>,
+        sample_rate: u32,
+        duration: f64,
+        new_voice: Option<Voice>,
+    ) -> Result<crate::sessions::SessionMeta, ApiError> {
+        let (sessions, voices, format) = (self.sessions.clone(), self.voices.clone(), self.format);
+        blocking("storage thread failed", move || {
+            let (bytes, _) = audio::encode(&samples, sample_rate, format)
+                .map_err(|e| ApiError::internal("could not encode the audio", e))?;
+            let label = match new_voice {
+                Some(v) => {
+                    voices
+                        .save_session_voice(&sid, v)
+                        .map_err(|e| ApiError::internal("could not store the voice", e))?;
+                    Some(UPLOAD_VOICE)
+                }
+                None => None,
+            };
+            let audio = StoredAudio {
+                bytes: &bytes,
+                format,
+                duration,
+                sample_rate,
+            };
+            sessions.store(&sid, &audio, label).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    voices.remove_session(&sid); // deleted meanwhile: do not resurrect its voice
+                    ApiError::SessionNotFound
+                } else {
+                    ApiError::internal("could not store the audio", e)
+                }
+            })
+        })
+        .await?
+    }
+
+    /// Remove a session: its audio, its sidecar and its voice.
+    pub async fn delete(&self, sid: Uuid) -> Result<(), ApiError> {
+        let (sessions, voices) = (self.sessions.clone(), self.voices.clone());
+        let existed = blocking("storage thread failed", move || {
+            let existed = sessions.delete(&sid);
+            voices.remove_session(&sid);
+            existed
+        })
+        .await?;
+        metrics::set_sessions(self.sessions.len());
+        if existed {
+            Ok(())
+        } else {
+            Err(ApiError::SessionNotFound)
+        }
+    }
+
+    /// Delete sessions idle for longer than `max_age_s` (and their voices). Returns how many.
+    pub async fn cleanup(&self, max_age_s: u64) -> Result<usize, ApiError> {
+        let (sessions, voices) = (self.sessions.clone(), self.voices.clone());
+        let n = blocking("cleanup thread failed", move || {
+            let removed = sessions.cleanup(max_age_s);
+            for id in &removed {
+                voices.remove_session(id);
+            }
+            removed.len()
+        })
+        .await?;
+        metrics::set_sessions(self.sessions.len());
+        Ok(n)
+    }
+}
