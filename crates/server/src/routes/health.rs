@@ -24,7 +24,8 @@ pub enum HealthStatus {
 pub struct Health {
     pub status: HealthStatus,
     pub model_loaded: bool,
-    /// Why the model failed to load.
+    /// Why the model failed to load (`null` otherwise).
+    #[schema(required = true)]
     pub error: Option<String>,
     /// Requests waiting for a synthesis worker.
     pub queue_depth: usize,

@@ -76,6 +76,7 @@ pub struct ParamSpec {
     pub label: String,
     pub kind: ParamKind,
     /// `null` for the seed (a random one is drawn).
+    #[schema(required = true)]
     pub default: Option<f64>,
     pub min: f64,
     pub max: f64,
