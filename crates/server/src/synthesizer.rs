@@ -7,12 +7,12 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::audio::{self, AudioFormat};
-use crate::engine::{Engine, Event, JobRequest, StageTimings, VoiceInput};
+use crate::engine::{Engine, EngineError, Event, JobRequest, StageTimings, VoiceInput};
 use crate::error::ApiError;
 use crate::metrics;
 use crate::model::Voice;
 use crate::request::{SynthesisRequest, VoiceRequest};
-use crate::sessions::{SessionStore, StoredAudio};
+use crate::sessions::{Busy, SessionMeta, SessionStore, StoredAudio};
 use crate::voices::{NamedVoice, VoiceStore, DEFAULT_VOICE, UPLOAD_VOICE};
 
 /// Bounds on an uploaded voice clip, in seconds.
@@ -42,20 +42,38 @@ pub struct Synthesizer {
     format: AudioFormat,
 }
 
-/// Removes a session this request created unless the request succeeds.
-struct FreshSession<'a> {
+/// A session in use by one request: busy while it lives, and removed on drop if this request
+/// created it and did not succeed.
+struct Lease<'a> {
+    id: Uuid,
+    created: bool,
     sessions: &'a SessionStore,
     voices: &'a VoiceStore,
-    id: Option<Uuid>,
+    _busy: Busy,
 }
 
-impl Drop for FreshSession<'_> {
+impl Lease<'_> {
+    /// The request succeeded: keep the session.
+    fn keep(mut self) {
+        self.created = false;
+    }
+}
+
+impl Drop for Lease<'_> {
     fn drop(&mut self) {
-        if let Some(id) = self.id {
-            self.sessions.delete(&id);
-            self.voices.remove_session(&id);
+        if self.created {
+            self.sessions.delete(&self.id);
+            self.voices.remove_session(&self.id);
         }
     }
+}
+
+/// What a job produced.
+struct Output {
+    samples: Vec<f32>,
+    sample_rate: u32,
+    new_voice: Option<Voice>,
+    timings: StageTimings,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -93,59 +111,39 @@ impl Synthesizer {
             ),
             _ => None,
         };
-        let (sid, fresh) = match req.session_id {
-            Some(id) if self.sessions.contains(&id) => (id, None),
-            Some(_) => return Err(ApiError::SessionNotFound),
-            None => {
-                let id = self.sessions.create();
-                (id, Some(id))
-            }
-        };
-        let mut fresh = FreshSession {
-            sessions: &self.sessions,
-            voices: &self.voices,
-            id: fresh,
-        };
-        let _busy = self.sessions.busy(&sid).ok_or(ApiError::SessionNotFound)?;
-
+        let session = self.lease(req.session_id)?;
         let voice = match (req.voice, named) {
             (VoiceRequest::Upload(bytes), _) => VoiceInput::Upload(self.decode_clip(bytes).await?),
             (_, Some(NamedVoice::Builtin)) => VoiceInput::Builtin,
-            _ => match self.voices.session_voice(&sid) {
-                Some(v) => VoiceInput::Prepared(v),
-                None => VoiceInput::Builtin,
-            },
+            _ => self
+                .voices
+                .session_voice(&session.id)
+                .map_or(VoiceInput::Builtin, VoiceInput::Prepared),
         };
         let label = match voice {
             VoiceInput::Builtin => DEFAULT_VOICE,
             _ => UPLOAD_VOICE,
         };
-
-        let mut job = self.engine.submit(JobRequest {
+        let job = JobRequest {
             text: req.text,
             voice,
             params: req.params,
-        })?;
-        let sample_rate = job.sample_rate();
-        let (mut samples, mut new_voice, mut timings) = (Vec::new(), None, None);
-        while let Some(event) = job.next().await {
-            match event? {
-                Event::VoicePrepared(v) => new_voice = Some(v),
-                Event::Audio(piece) => samples.extend_from_slice(&piece),
-                Event::Done(t) => timings = Some(t),
-            }
-        }
-        drop(job);
-        let timings = timings.ok_or(ApiError::Engine(crate::engine::EngineError::WorkersGone))?;
-
+        };
+        let Output {
+            samples,
+            sample_rate,
+            new_voice,
+            timings,
+        } = self.run(job).await?;
         let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
         let meta = self
-            .persist(sid, samples, sample_rate, duration, new_voice)
+            .persist(session.id, samples, sample_rate, new_voice)
             .await?;
-        fresh.id = None; // it succeeded: keep the session
+        let session_id = session.id;
+        session.keep();
         metrics::record_synthesis(timings.synthesis_s, duration, self.sessions.len());
         Ok(Synthesized {
-            session_id: sid,
+            session_id,
             duration,
             sample_rate: meta.sample_rate,
             voice: if label == DEFAULT_VOICE {
@@ -155,6 +153,43 @@ impl Synthesizer {
             },
             timings,
         })
+    }
+
+    /// The requested session (which must exist), or a new one.
+    fn lease(&self, requested: Option<Uuid>) -> Result<Lease<'_>, ApiError> {
+        let (id, created) = match requested {
+            Some(id) => (id, false),
+            None => (self.sessions.create(), true),
+        };
+        let busy = self.sessions.busy(&id).ok_or(ApiError::SessionNotFound)?;
+        Ok(Lease {
+            id,
+            created,
+            sessions: &self.sessions,
+            voices: &self.voices,
+            _busy: busy,
+        })
+    }
+
+    /// Queue the job and collect its events (dropping the job on error or timeout cancels it).
+    async fn run(&self, request: JobRequest) -> Result<Output, ApiError> {
+        let mut job = self.engine.submit(request)?;
+        let (mut samples, mut new_voice) = (Vec::new(), None);
+        while let Some(event) = job.next().await {
+            match event? {
+                Event::VoicePrepared(v) => new_voice = Some(v),
+                Event::Audio(piece) => samples.extend_from_slice(&piece),
+                Event::Done(timings) => {
+                    return Ok(Output {
+                        samples,
+                        sample_rate: job.sample_rate(),
+                        new_voice,
+                        timings,
+                    })
+                }
+            }
+        }
+        Err(EngineError::WorkersGone.into())
     }
 
     async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
@@ -185,10 +220,10 @@ impl Synthesizer {
         sid: Uuid,
         samples: Vec<f32>,
         sample_rate: u32,
-        duration: f64,
         new_voice: Option<Voice>,
-    ) -> Result<crate::sessions::SessionMeta, ApiError> {
+    ) -> Result<SessionMeta, ApiError> {
         let (sessions, voices, format) = (self.sessions.clone(), self.voices.clone(), self.format);
+        let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
         blocking("storage thread failed", move || {
             let (bytes, _) = audio::encode(&samples, sample_rate, format)
                 .map_err(|e| ApiError::internal("could not encode the audio", e))?;

@@ -91,7 +91,7 @@ pub struct FakeCounters {
 }
 
 /// A model for HTTP tests. The text picks the behaviour: `panic` panics; `hang…` runs until
-/// cancelled; `slow…` takes 300 ms; anything else answers at once. Audio is a quiet 24 kHz tone
+/// cancelled; `slow…` takes a second; anything else answers at once. Audio is a quiet 24 kHz tone
 /// in two pieces.
 pub struct FakeModel {
     pub counters: Arc<FakeCounters>,
@@ -139,7 +139,7 @@ impl SpeechModel for FakeModel {
         } else if text.starts_with("hang") {
             wait(Duration::from_secs(600))?;
         } else if text.starts_with("slow") {
-            wait(Duration::from_millis(300))?;
+            wait(Duration::from_secs(1))?;
         }
         emit(tone(2400));
         emit(tone(2400));
