@@ -109,8 +109,9 @@ impl Info {
             version: env!("CARGO_PKG_VERSION").into(),
             model: ModelInfo {
                 name: "chatterbox".into(),
-                variant: "original".into(),
-                repository: chatterbox::HUB_REPO.into(),
+                // One variant exists today; the Turbo and Multilingual issues make it a setting.
+                variant: chatterbox::Variant::Original.name().into(),
+                repository: chatterbox::Variant::Original.hub_repo().into(),
                 sample_rate: chatterbox::S3GEN_SR,
             },
             limits: Limits {
