@@ -284,7 +284,6 @@ test("the reference's sampling defaults", () => {
 });
 
 test("the error and response shapes the UI reads are documented", () => {
-  const schemas = openapi.components.schemas;
   const { ErrorResponse: err, SynthesizeResponse: ok } = schemas;
   assert.deepEqual(deref(err.properties.error).required.sort(), ["code", "message"]);
   for (const k of ["session_id", "play_url", "duration", "sample_rate", "voice", "timings"]) {
