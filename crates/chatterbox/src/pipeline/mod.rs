@@ -23,6 +23,7 @@ use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
 use crate::models::s3gen::{GaussianRng, S3Gen, S3GenConfig};
 use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3};
+pub use crate::nn::Quantization;
 use crate::text::{punc_norm, EnTokenizer};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
@@ -109,9 +110,23 @@ pub struct Chatterbox {
     device: Device,
 }
 
+/// How to load a model: options that change memory and speed, not the network.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadOptions {
+    /// Precision of T3's backbone projections (the decode-time bottleneck): `None` keeps the f32
+    /// arithmetic of the reference; `Q8`/`Q4` quantize at load (see [`Quantization`]).
+    pub quantization: Quantization,
+}
+
 impl Chatterbox {
-    /// Load a model directory (see the module docs) on the CPU.
+    /// Load a model directory (see the module docs) on the CPU, in f32.
     pub fn load(dir: &Path) -> Result<Self> {
+        Self::load_with(dir, &LoadOptions::default())
+    }
+
+    /// Load a model directory with `opts`.
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
         let device = Device::Cpu;
         let cfg_path = dir.join(CONFIG_FILE);
         let cfg: ModelConfig = if cfg_path.is_file() {
@@ -137,7 +152,7 @@ impl Chatterbox {
                 other => other,
             }
         };
-        let t3 = T3::new(&cfg.t3, &t3_vb).map_err(ctx(T3_FILE))?;
+        let t3 = T3::new_quantized(&cfg.t3, &t3_vb, opts.quantization).map_err(ctx(T3_FILE))?;
         let s3gen = S3Gen::new(&cfg.s3gen, &s3).map_err(ctx(S3GEN_FILE))?;
         let cond = ConditioningModels::load(ve, s3, cfg.conditioning).map_err(ctx(S3GEN_FILE))?;
         let tokenizer = EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
