@@ -1,7 +1,7 @@
 //! Time one T3 decode step at the released size (30 layers, hidden 1024) with random weights
 //! built in memory: CFG batch 2, context ≈ 400 positions (34 cond + 364 text + 2 BOS).
 //!
-//!     cargo run --release --example bench_t3 [-- STEPS]
+//!     cargo run --release --example bench_t3 [-- STEPS [none|q8|q4]]
 //!
 //! Reports the prefill time and ms per generated token (backbone + speech head + CFG + sampling).
 
@@ -17,11 +17,10 @@ use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
 use chatterbox_testkit::manifest;
 
 fn main() -> anyhow::Result<()> {
-    let steps: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(20);
+    let mut args = std::env::args().skip(1);
+    let steps: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20);
+    let quantization: chatterbox::Quantization =
+        args.next().map(|s| s.parse()).transpose()?.unwrap_or_default();
     let dev = Device::Cpu;
     let cfg = T3Config::english();
     let t0 = Instant::now();
@@ -34,7 +33,11 @@ fn main() -> anyhow::Result<()> {
         };
         ws.insert(key, t);
     }
-    let t3 = T3::new(&cfg, &VarBuilder::from_tensors(ws, DType::F32, &dev))?;
+    let t3 = T3::new_quantized(
+        &cfg,
+        &VarBuilder::from_tensors(ws, DType::F32, &dev),
+        quantization,
+    )?;
     println!(
         "random weights built in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -71,7 +74,8 @@ fn main() -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
     println!(
-        "T3 full config, CFG batch 2, context {context}: prefill {:.0} ms; decode step: mean {:.1} ms, median {:.1} ms, min {:.1} ms over {} steps",
+        "T3 full config ({}), CFG batch 2, context {context}: prefill {:.0} ms; decode step: mean {:.1} ms, median {:.1} ms, min {:.1} ms over {} steps",
+        quantization.name(),
         prefill.as_secs_f64() * 1e3,
         mean,
         times.get(times.len() / 2).copied().unwrap_or(f64::NAN),

@@ -1,7 +1,8 @@
 //! Text in, WAV out, from the command line.
 //!
 //! `cargo run --release --example synthesize -- --model-dir DIR --text "..." [--voice clip.wav]
-//!  [--seed N] [--exaggeration X] [--cfg-weight X] [--temperature X] [--max-new-tokens N] --out out.wav`
+//!  [--seed N] [--exaggeration X] [--cfg-weight X] [--temperature X] [--max-new-tokens N]
+//!  [--quantize none|q8|q4] --out out.wav`
 
 use chatterbox::audio::{self, DecodeLimits};
 use chatterbox::pipeline::{Chatterbox, GenerateParams};
@@ -15,6 +16,7 @@ fn run() -> Result<(), String> {
     let mut voice = None;
     let mut out = None;
     let mut p = GenerateParams::default();
+    let mut opts = chatterbox::LoadOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -24,6 +26,7 @@ fn run() -> Result<(), String> {
             "--text" => text = Some(val()?),
             "--voice" => voice = Some(PathBuf::from(val()?)),
             "--out" => out = Some(PathBuf::from(val()?)),
+            "--quantize" => opts.quantization = val()?.parse().map_err(|e| format!("{e}"))?,
             "--seed" => p.seed = Some(val()?.parse().map_err(|_| "--seed: not an integer")?),
             "--exaggeration" => p.exaggeration = num(val()?)?,
             "--cfg-weight" => p.cfg_weight = num(val()?)?,
@@ -40,8 +43,8 @@ fn run() -> Result<(), String> {
     let out = out.ok_or("--out is required")?;
     let t0 = Instant::now();
     let model = match model_dir {
-        Some(d) => Chatterbox::load(&d),
-        None => Chatterbox::from_hub(),
+        Some(d) => Chatterbox::load_with(&d, &opts),
+        None => Chatterbox::from_hub_with(&opts),
     }
     .map_err(|e| e.to_string())?;
     eprintln!("loaded in {:.2} s", t0.elapsed().as_secs_f64());

@@ -29,9 +29,12 @@ impl Application {
     /// (0: any free one).
     pub fn build(cfg: Config) -> anyhow::Result<Self> {
         let dir = cfg.model_dir.clone();
+        let opts = chatterbox::LoadOptions {
+            quantization: cfg.quantize,
+        };
         Self::build_with_model(cfg, move || match dir {
-            Some(dir) => Chatterbox::load(&dir),
-            None => Chatterbox::from_hub(),
+            Some(dir) => Chatterbox::load_with(&dir, &opts),
+            None => Chatterbox::from_hub_with(&opts),
         })
     }
 

@@ -174,14 +174,19 @@ impl Chatterbox {
     }
 
     /// Download (or reuse from the standard Hugging Face cache) `ResembleAI/chatterbox` and load it.
-    #[cfg(feature = "hub")]
     pub fn from_hub() -> Result<Self> {
-        Self::load(&download_from_hub()?)
+        Self::from_hub_with(&LoadOptions::default())
+    }
+
+    /// [`Chatterbox::from_hub`] with `opts`.
+    #[cfg(feature = "hub")]
+    pub fn from_hub_with(opts: &LoadOptions) -> Result<Self> {
+        Self::load_with(&download_from_hub()?, opts)
     }
 
     /// Without the `hub` feature there is nothing to download with.
     #[cfg(not(feature = "hub"))]
-    pub fn from_hub() -> Result<Self> {
+    pub fn from_hub_with(_opts: &LoadOptions) -> Result<Self> {
         Err(Error::InvalidArgument(
             "this build has no Hugging Face download support (feature `hub`); pass a model directory"
                 .into(),

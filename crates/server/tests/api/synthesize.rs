@@ -119,3 +119,19 @@ async fn contract_end_to_end() {
     assert!(m.contains("chatterbox_http_requests_total"), "{m}");
     assert!(m.contains("route=\"/synthesize\""), "{m}");
 }
+
+/// `--quantize q8`: the server loads T3 quantized and still speaks (seeded runs repeat).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quantized_model_serves_synthesis() {
+    let app = crate::helpers::spawn_app_with(|c| c.quantize = chatterbox::Quantization::Q8).await;
+    let body = json!({"text": "Hello there.", "seed": 3, "max_new_tokens": 30});
+    let (st, v) = app.synthesize_json(body.clone()).await;
+    assert_eq!(st, 200, "{v}");
+    let sid = v["session_id"].as_str().expect("sid").to_string();
+    let (_, first) = app.play(&sid).await;
+    assert_playable(&first);
+    let (st, v) = app.synthesize_json(body).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, second) = app.play(v["session_id"].as_str().expect("sid")).await;
+    assert_eq!(first, second, "same seed, same audio");
+}
