@@ -5,34 +5,29 @@
 //!
 //! Reports the prefill time and ms per generated token (backbone + speech head + CFG + sampling).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]
 mod rss;
+#[path = "common/t3_weights.rs"]
+mod t3_weights;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
-use chatterbox_testkit::manifest;
 
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let steps: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20);
-    let quantization: chatterbox::Quantization =
-        args.next().map(|s| s.parse()).transpose()?.unwrap_or_default();
+    let quantization: chatterbox::Quantization = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or_default();
     let dev = Device::Cpu;
     let cfg = T3Config::english();
     let t0 = Instant::now();
-    let mut ws = HashMap::new();
-    for (key, shape) in manifest::parse(manifest::T3_CFG)? {
-        let t = if key.ends_with("norm.weight") || key.ends_with("layernorm.weight") {
-            Tensor::ones(shape, DType::F32, &dev)?
-        } else {
-            Tensor::randn(0f32, 0.02, shape, &dev)?
-        };
-        ws.insert(key, t);
-    }
+    let ws = t3_weights::released_t3_weights(&dev)?;
     let t3 = T3::new_quantized(
         &cfg,
         &VarBuilder::from_tensors(ws, DType::F32, &dev),

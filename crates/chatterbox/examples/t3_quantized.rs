@@ -5,17 +5,17 @@
 //!
 //!     cargo run --release --example t3_quantized [-- STEPS GREEDY]     (defaults 500 200)
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]
 mod rss;
+#[path = "common/t3_weights.rs"]
+mod t3_weights;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarBuilder;
 use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3};
 use chatterbox::Quantization;
-use chatterbox_testkit::manifest;
 
 fn argmax_rows(l: &Tensor) -> anyhow::Result<Vec<u32>> {
     Ok(l.argmax(candle_core::D::Minus1)?.flatten_all()?.to_vec1()?)
@@ -27,15 +27,7 @@ fn main() -> anyhow::Result<()> {
     let greedy: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(200);
     let dev = Device::Cpu;
     let cfg = T3Config::english();
-    let mut ws = HashMap::new();
-    for (key, shape) in manifest::parse(manifest::T3_CFG)? {
-        let t = if key.ends_with("norm.weight") || key.ends_with("layernorm.weight") {
-            Tensor::ones(shape, DType::F32, &dev)?
-        } else {
-            Tensor::randn(0f32, 0.02, shape, &dev)?
-        };
-        ws.insert(key, t);
-    }
+    let ws = t3_weights::released_t3_weights(&dev)?;
     let vb = VarBuilder::from_tensors(ws, DType::F32, &dev);
     let cond = T3Cond {
         speaker_emb: Tensor::randn(0f32, 0.1, (1, 256), &dev)?,
