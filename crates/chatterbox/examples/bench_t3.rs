@@ -19,8 +19,11 @@ use chatterbox_testkit::manifest;
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let steps: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20);
-    let quantization: chatterbox::Quantization =
-        args.next().map(|s| s.parse()).transpose()?.unwrap_or_default();
+    let quantization: chatterbox::Quantization = args
+        .next()
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or_default();
     let dev = Device::Cpu;
     let cfg = T3Config::english();
     let t0 = Instant::now();
