@@ -29,6 +29,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::synthesize::synthesize,
         routes::play::play,
         routes::sessions::delete,
+        routes::sessions::session,
         routes::health::health,
         routes::health::livez,
         routes::info::info,
@@ -40,6 +41,7 @@ use crate::voices::DEFAULT_VOICE;
         SynthesizeJson,
         SynthesizeForm,
         routes::synthesize::SynthesizeResponse,
+        crate::sessions::SessionMeta,
         routes::info::Info,
         routes::info::ParamSpec,
     ))

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::audio::AudioFormat;
 
-/// What is persisted beside each WAV.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What is persisted beside each WAV (and `GET /sessions/{sid}` answers).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionMeta {
     pub session_id: Uuid,
     /// Unix seconds.

@@ -191,6 +191,7 @@ impl Synthesizer {
             chunking: self.chunking,
         };
         let job = self.engine.submit(job)?;
+        self.sessions.set_progress(&session.id, 0, 0);
         Ok(Started {
             session,
             job,

@@ -140,6 +140,14 @@ async fn a_streamed_synthesis_starts_early_and_matches_the_stored_file() {
     assert!(run.first_s < run.end_s);
     let (st, stored) = app.play(&run.sid).await;
     assert_eq!(st, 200, "stored for /play once finished");
+    let (st, meta) = app.get_json(&format!("/sessions/{}", run.sid)).await;
+    assert_eq!(st, 200, "{meta}");
+    assert_eq!(
+        (&meta["chunks_done"], &meta["chunks_total"]),
+        (&json!(6), &json!(6)),
+        "{meta}"
+    );
+    assert_eq!(app.get_json("/sessions/nope").await.0, 404);
     assert_eq!(
         pcm_of(&stored),
         &run.body[44..],
