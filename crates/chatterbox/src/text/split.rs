@@ -583,6 +583,23 @@ mod tests {
     }
 
     #[test]
+    fn the_longest_accepted_texts_split_fast_and_whole() {
+        // 20,000 characters without any punctuation, and the same as many short sentences.
+        let words = "lorem ipsum dolor sit amet ".repeat(741);
+        let sentences = "Short one here. ".repeat(1250);
+        for text in [&words, &sentences] {
+            let t0 = std::time::Instant::now();
+            let chunks = split_text(text, &ChunkOptions::default());
+            assert!(t0.elapsed().as_secs_f64() < 2.0, "{:?}", t0.elapsed());
+            assert!(chunks
+                .iter()
+                .all(|c| c.text.chars().count() <= ChunkOptions::DEFAULT_MAX_CHARS));
+            let joined: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
+            assert_eq!(joined.join(" "), text.trim(), "nothing lost or reordered");
+        }
+    }
+
+    #[test]
     fn an_overlong_word_is_cut_only_beyond_twice_the_limit() {
         let w = "x".repeat(25);
         assert_eq!(texts(&w, 20), [w]);
