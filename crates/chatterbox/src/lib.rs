@@ -30,8 +30,8 @@ pub mod text;
 pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
 pub use pipeline::{
-    load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, LoadOptions, ParamKind,
-    ParamSpec, Quantization, Variant, HUB_REPO,
+    load_voice, save_voice, Chatterbox, ChunkOptions, ChunkProgress, Conditionals, GenerateParams,
+    LoadOptions, ParamKind, ParamSpec, Quantization, Variant, HUB_REPO,
 };
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex

@@ -46,6 +46,35 @@ pub fn encode(
     Ok((bytes, format.content_type()))
 }
 
+/// The header of a mono 16-bit PCM WAV whose length is not known yet (a stream): the RIFF and data
+/// sizes are 0xFFFFFFFF, which players read as "until the end of the stream".
+pub fn streaming_wav_header(sample_rate: u32) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    let mut put = |at: usize, bytes: &[u8]| h[at..at + bytes.len()].copy_from_slice(bytes);
+    put(0, b"RIFF");
+    put(4, &u32::MAX.to_le_bytes());
+    put(8, b"WAVE");
+    put(12, b"fmt ");
+    put(16, &16u32.to_le_bytes());
+    put(20, &1u16.to_le_bytes()); // PCM
+    put(22, &1u16.to_le_bytes()); // mono
+    put(24, &sample_rate.to_le_bytes());
+    put(28, &(sample_rate * 2).to_le_bytes());
+    put(32, &2u16.to_le_bytes()); // block align
+    put(34, &16u16.to_le_bytes());
+    put(36, b"data");
+    put(40, &u32::MAX.to_le_bytes());
+    h
+}
+
+/// Samples as 16-bit little-endian PCM, converted exactly as the stored WAV's.
+pub fn pcm16(samples: &[f32]) -> Vec<u8> {
+    samples
+        .iter()
+        .flat_map(|&x| chatterbox::audio::to_i16(x).to_le_bytes())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -62,6 +91,23 @@ mod tests {
             serde_json::to_value(AudioFormat::Wav).ok(),
             Some("wav".into())
         );
+        Ok(())
+    }
+
+    #[test]
+    fn a_streamed_wav_has_the_stored_files_pcm() -> chatterbox::Result<()> {
+        let x: Vec<f32> = (0..999).map(|i| (i as f32 * 0.03).sin() * 0.7).collect();
+        let (stored, _) = encode(&x, 24_000, AudioFormat::Wav)?;
+        let mut streamed = streaming_wav_header(24_000).to_vec();
+        for part in x.chunks(100) {
+            streamed.extend(pcm16(part));
+        }
+        assert_eq!(&stored[..4], &streamed[..4]);
+        assert_eq!(&stored[8..36], &streamed[8..36], "same format chunk");
+        assert_eq!(&stored[44..], &streamed[44..], "same PCM");
+        assert_eq!(&streamed[40..44], &[0xff; 4], "unknown data length");
+        assert_eq!(&streamed[4..8], &[0xff; 4], "unknown RIFF length");
+        assert_eq!(streamed.len(), 44 + 2 * x.len());
         Ok(())
     }
 }

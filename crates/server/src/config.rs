@@ -38,9 +38,16 @@ pub struct Config {
     /// HTTP worker threads (they never run the model).
     #[arg(long, env = "CHATTERBOX_HTTP_WORKERS", default_value_t = 2)]
     pub http_workers: usize,
-    /// Longest accepted text, in characters.
-    #[arg(long, env = "CHATTERBOX_MAX_TEXT_CHARS", default_value_t = 2000)]
+    /// Longest accepted text, in characters (long texts are spoken chunk by chunk).
+    #[arg(long, env = "CHATTERBOX_MAX_TEXT_CHARS", default_value_t = 20_000)]
     pub max_text_chars: usize,
+    /// Longest chunk a text is cut into, in characters (sentences, long ones at clauses; see
+    /// README). 0: no limit (one chunk per sentence).
+    #[arg(long, env = "CHATTERBOX_MAX_CHUNK_CHARS", default_value_t = chatterbox::ChunkOptions::DEFAULT_MAX_CHARS)]
+    pub max_chunk_chars: usize,
+    /// Sentences shorter than this are spoken together with the next one, in characters.
+    #[arg(long, env = "CHATTERBOX_MIN_CHUNK_CHARS", default_value_t = chatterbox::ChunkOptions::DEFAULT_MIN_CHARS)]
+    pub min_chunk_chars: usize,
     /// Largest accepted voice upload, in bytes (rejected while streaming).
     #[arg(long, env = "CHATTERBOX_MAX_UPLOAD_BYTES", default_value_t = 20 * 1024 * 1024)]
     pub max_upload_bytes: usize,
@@ -83,6 +90,14 @@ pub struct Config {
 }
 
 impl Config {
+    /// How texts are cut into chunks.
+    pub fn chunking(&self) -> chatterbox::ChunkOptions {
+        chatterbox::ChunkOptions {
+            max_chars: self.max_chunk_chars,
+            min_chars: self.min_chunk_chars,
+        }
+    }
+
     pub fn bind_addr(&self) -> String {
         format!("{}:{}", self.host, self.port)
     }

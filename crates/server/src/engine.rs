@@ -4,7 +4,7 @@
 //! steps. A job replies with a stream of [`Event`]s: the voice it prepared (if any), audio in one
 //! piece or several, then [`Event::Done`].
 
-use chatterbox::{Audio, GenerateParams};
+use chatterbox::{Audio, ChunkOptions, ChunkProgress, GenerateParams};
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
@@ -67,6 +67,8 @@ pub enum Event {
     VoicePrepared(Voice),
     /// The next piece of audio.
     Audio(Vec<f32>),
+    /// Chunks of the text finished so far (after the audio they produced).
+    Progress(ChunkProgress),
     /// The job finished; nothing follows.
     Done(StageTimings),
 }
@@ -76,6 +78,8 @@ pub struct JobRequest {
     pub text: String,
     pub voice: VoiceInput,
     pub params: GenerateParams,
+    /// How to cut a long text.
+    pub chunking: ChunkOptions,
 }
 
 struct QueuedJob {
@@ -362,9 +366,21 @@ fn run_job<M: SpeechModel>(
         return Err(chatterbox::Error::Cancelled);
     }
     let t1 = Instant::now();
-    model.generate(&r.text, voice, &r.params, &cancelled, &mut |samples| {
-        send(Event::Audio(samples));
-    })?;
+    model.generate_chunked(
+        &r.text,
+        voice,
+        &r.params,
+        &r.chunking,
+        &cancelled,
+        &mut |piece| {
+            if !piece.samples.is_empty() {
+                send(Event::Audio(piece.samples));
+            }
+            if let Some(p) = piece.progress {
+                send(Event::Progress(p));
+            }
+        },
+    )?;
     Ok(StageTimings {
         queue_s,
         voice_s,

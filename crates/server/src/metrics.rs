@@ -17,15 +17,17 @@ pub const SYNTHESIS_SECONDS: &str = "chatterbox_synthesis_seconds";
 pub const REAL_TIME_FACTOR: &str = "chatterbox_real_time_factor";
 pub const QUEUE_DEPTH: &str = "chatterbox_queue_depth";
 pub const SESSIONS: &str = "chatterbox_sessions";
+pub const FIRST_AUDIO_SECONDS: &str = "chatterbox_time_to_first_audio_seconds";
 
 /// Every family `/metrics` exposes.
-pub const FAMILIES: [&str; 6] = [
+pub const FAMILIES: [&str; 7] = [
     HTTP_REQUESTS,
     HTTP_SECONDS,
     SYNTHESIS_SECONDS,
     REAL_TIME_FACTOR,
     QUEUE_DEPTH,
     SESSIONS,
+    FIRST_AUDIO_SECONDS,
 ];
 
 /// The route label of requests no route matched.
@@ -54,6 +56,10 @@ pub fn init(routes: &[String]) -> anyhow::Result<PrometheusHandle> {
                         &SECONDS_BUCKETS,
                     )?
                     .set_buckets_for_metric(Matcher::Full(REAL_TIME_FACTOR.into()), &RTF_BUCKETS)?
+                    .set_buckets_for_metric(
+                        Matcher::Full(FIRST_AUDIO_SECONDS.into()),
+                        &SECONDS_BUCKETS,
+                    )?
                     .install_recorder()?;
                 *slot = Some(h.clone());
                 h
@@ -81,6 +87,11 @@ fn register(routes: &[String]) {
         REAL_TIME_FACTOR,
         "Synthesis seconds per second of audio produced"
     );
+    metrics::describe_histogram!(
+        FIRST_AUDIO_SECONDS,
+        Unit::Seconds,
+        "Streamed syntheses: from the request to its first audio sent"
+    );
     metrics::describe_gauge!(QUEUE_DEPTH, "Synthesis jobs waiting for a worker");
     metrics::describe_gauge!(SESSIONS, "Sessions on record");
     // Registering a handle is what makes a family appear; counters start at 0 and histograms
@@ -91,6 +102,7 @@ fn register(routes: &[String]) {
     }
     let _ = metrics::histogram!(SYNTHESIS_SECONDS);
     let _ = metrics::histogram!(REAL_TIME_FACTOR);
+    let _ = metrics::histogram!(FIRST_AUDIO_SECONDS);
     let _ = metrics::gauge!(QUEUE_DEPTH);
     let _ = metrics::gauge!(SESSIONS);
 }
@@ -102,6 +114,11 @@ pub fn record_synthesis(synthesis_s: f64, audio_s: f64, sessions: usize) {
         metrics::histogram!(REAL_TIME_FACTOR).record(synthesis_s / audio_s);
     }
     set_sessions(sessions);
+}
+
+/// A streamed synthesis sent its first audio `seconds` after its request arrived.
+pub fn record_first_audio(seconds: f64) {
+    metrics::histogram!(FIRST_AUDIO_SECONDS).record(seconds);
 }
 
 pub fn set_sessions(n: usize) {

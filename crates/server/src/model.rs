@@ -2,10 +2,26 @@
 //! test is about HTTP (queueing, timeouts, cancellation, panics) and the real one where it is about
 //! synthesis.
 
-use chatterbox::{Audio, Chatterbox, Conditionals, GenerateParams};
+use chatterbox::{Audio, Chatterbox, ChunkOptions, ChunkProgress, Conditionals, GenerateParams};
 use std::any::Any;
 use std::path::Path;
 use std::sync::Arc;
+
+/// Audio a model hands out while it generates, with how far it has come (chunks of a long text).
+#[derive(Debug, Default)]
+pub struct Piece {
+    pub samples: Vec<f32>,
+    pub progress: Option<ChunkProgress>,
+}
+
+impl From<Vec<f32>> for Piece {
+    fn from(samples: Vec<f32>) -> Self {
+        Self {
+            samples,
+            progress: None,
+        }
+    }
+}
 
 pub trait SpeechModel: Send + Sync + 'static {
     /// A voice prepared from a reference clip.
@@ -28,6 +44,22 @@ pub trait SpeechModel: Send + Sync + 'static {
         should_stop: &dyn Fn() -> bool,
         emit: &mut dyn FnMut(Vec<f32>),
     ) -> chatterbox::Result<()>;
+
+    /// [`SpeechModel::generate`] for a text of any length, cut into chunks as `chunking` says,
+    /// with the progress in the pieces (the concatenation of the pieces is the whole audio). The
+    /// default, for models without chunking, speaks the text in one go.
+    fn generate_chunked(
+        &self,
+        text: &str,
+        voice: Option<&Self::Voice>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Piece),
+    ) -> chatterbox::Result<()> {
+        let _ = chunking;
+        self.generate(text, voice, params, should_stop, &mut |s| emit(s.into()))
+    }
 
     /// Persist a voice (the caller makes the write atomic).
     fn save_voice(voice: &Self::Voice, path: &Path) -> chatterbox::Result<()>;
@@ -63,6 +95,30 @@ impl SpeechModel for Chatterbox {
             should_stop,
         )?);
         Ok(())
+    }
+
+    fn generate_chunked(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Piece),
+    ) -> chatterbox::Result<()> {
+        self.generate_long(
+            text,
+            voice,
+            params,
+            chunking,
+            should_stop,
+            &mut |samples, progress| {
+                emit(Piece {
+                    samples,
+                    progress: Some(progress),
+                })
+            },
+        )
     }
 
     fn save_voice(voice: &Conditionals, path: &Path) -> chatterbox::Result<()> {

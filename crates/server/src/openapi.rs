@@ -13,7 +13,7 @@ use utoipa::openapi::schema::{
 use utoipa::openapi::{RefOr, Schema};
 use utoipa::{OpenApi, PartialSchema, ToSchema};
 
-use crate::request::{MAX_FIELD_BYTES, TEXT_FIELDS, VOICE_PROMPT};
+use crate::request::{MAX_FIELD_BYTES, STREAM_FIELD, TEXT_FIELDS, VOICE_PROMPT};
 use crate::routes;
 use crate::voices::DEFAULT_VOICE;
 
@@ -29,6 +29,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::synthesize::synthesize,
         routes::play::play,
         routes::sessions::delete,
+        routes::sessions::session,
         routes::health::health,
         routes::health::livez,
         routes::info::info,
@@ -40,6 +41,7 @@ use crate::voices::DEFAULT_VOICE;
         SynthesizeJson,
         SynthesizeForm,
         routes::synthesize::SynthesizeResponse,
+        crate::sessions::SessionMeta,
         routes::info::Info,
         routes::info::ParamSpec,
     ))
@@ -98,7 +100,9 @@ fn request_schema(upload: bool) -> Object {
             TEXT_FIELDS[0],
             string().description(Some(format!(
                 "What to say (not empty; at most the server's max_text_chars characters, see \
-                 /info; fields are limited to {MAX_FIELD_BYTES} bytes)"
+                 /info; a body or field may take 6 bytes per character, at least \
+                 {MAX_FIELD_BYTES} bytes). Long texts are spoken chunk by chunk (sentences; long \
+                 ones cut at clauses) and joined with natural pauses"
             ))),
         )
         .property(
@@ -115,6 +119,18 @@ fn request_schema(upload: bool) -> Object {
             string()
                 .enum_values(Some([DEFAULT_VOICE]))
                 .description(Some("A named voice (the built-in one)")),
+        )
+        .property(
+            STREAM_FIELD,
+            ObjectBuilder::new()
+                .schema_type(Type::Boolean)
+                .default(Some(false.into()))
+                .description(Some(
+                    "Answer with chunked audio/wav as it is produced (a WAV header with unknown \
+                     sizes, then 16-bit PCM; the session in the x-session-id header) instead of \
+                     JSON; the finished audio is stored for /play all the same. In a form: \
+                     true/false, 1/0 or on/off",
+                )),
         );
     if upload {
         b = b.property(

@@ -15,12 +15,16 @@ use uuid::Uuid;
 use crate::config::Config;
 use crate::error::ApiError;
 
-/// Largest JSON body or multipart text field.
+/// Largest JSON body or multipart text field when the text limit asks for less (see
+/// [`BodyLimits::max_field_bytes`]).
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 /// The multipart file field carrying a voice clip.
 pub const VOICE_PROMPT: &str = "voice_prompt";
 /// Fields besides the generation parameters.
 pub const TEXT_FIELDS: [&str; 3] = ["text", "session_id", "voice"];
+/// The field asking for the audio as a stream (a JSON boolean; in a form `true`/`false`, `1`/`0`,
+/// `on`/`off`).
+pub const STREAM_FIELD: &str = "stream";
 
 /// Which voice a request asks for.
 #[derive(Debug)]
@@ -43,6 +47,8 @@ pub struct SynthesisRequest {
     pub voice: VoiceRequest,
     /// In range.
     pub params: GenerateParams,
+    /// Answer with the audio as it is produced (chunked `audio/wav`) instead of JSON.
+    pub stream: bool,
     /// When the request started arriving.
     pub received: Instant,
 }
@@ -52,6 +58,17 @@ pub struct SynthesisRequest {
 pub struct BodyLimits {
     pub max_text_chars: usize,
     pub max_upload_bytes: usize,
+}
+
+impl BodyLimits {
+    /// Largest JSON body or multipart text field: room for the longest text even when every
+    /// character is escaped, and never less than [`MAX_FIELD_BYTES`].
+    pub fn max_field_bytes(&self) -> usize {
+        self.max_text_chars
+            .saturating_mul(6)
+            .saturating_add(1024)
+            .max(MAX_FIELD_BYTES)
+    }
 }
 
 impl From<&Config> for BodyLimits {
@@ -71,6 +88,7 @@ struct Fields {
     voice: Option<String>,
     upload: Option<Vec<u8>>,
     params: Map<String, Value>,
+    stream: bool,
 }
 
 fn is_param(name: &str) -> bool {
@@ -101,6 +119,11 @@ impl SynthesisRequest {
                 "text" => fields.text = Some(string(value)?),
                 "session_id" => fields.session_id = Some(string(value)?),
                 "voice" => fields.voice = Some(string(value)?),
+                STREAM_FIELD => {
+                    fields.stream = value.as_bool().ok_or_else(|| {
+                        ApiError::InvalidJson(format!("{STREAM_FIELD} must be a boolean"))
+                    })?
+                }
                 name if is_param(name) => {
                     fields.params.insert(key, value);
                 }
@@ -120,14 +143,15 @@ impl SynthesisRequest {
         while let Some(field) = form.next().await {
             let mut field = field.map_err(malformed)?;
             let name = field.name().unwrap_or("").to_string();
-            let known = TEXT_FIELDS.contains(&name.as_str()) || is_param(&name);
+            let known =
+                TEXT_FIELDS.contains(&name.as_str()) || name == STREAM_FIELD || is_param(&name);
             if name != VOICE_PROMPT && !known {
                 return Err(ApiError::UnknownField(name));
             }
             let limit = if name == VOICE_PROMPT {
                 limits.max_upload_bytes
             } else {
-                MAX_FIELD_BYTES
+                limits.max_field_bytes()
             };
             let mut buf = Vec::new();
             while let Some(chunk) = field.next().await {
@@ -159,6 +183,7 @@ impl SynthesisRequest {
                 "text" => fields.text = Some(value),
                 "session_id" => fields.session_id = Some(value),
                 "voice" => fields.voice = Some(value).filter(|v| !v.trim().is_empty()),
+                STREAM_FIELD => fields.stream = form_bool(STREAM_FIELD, &value)?,
                 _ => {
                     let v = form_number(&name, &value)?;
                     fields.params.insert(name, v);
@@ -199,8 +224,20 @@ impl SynthesisRequest {
             session_id,
             voice,
             params,
+            stream: f.stream,
             received,
         })
+    }
+}
+
+/// A form field's text as a boolean (an empty field is false, as an unticked checkbox).
+fn form_bool(name: &str, v: &str) -> Result<bool, ApiError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "on" | "yes" => Ok(true),
+        "false" | "0" | "off" | "no" | "" => Ok(false),
+        _ => Err(ApiError::InvalidForm(format!(
+            "{name} must be true or false"
+        ))),
     }
 }
 
@@ -268,7 +305,7 @@ impl FromRequest for SynthesisRequest {
             if ct.starts_with("multipart/form-data") {
                 Self::from_multipart(Multipart::new(&headers, payload), limits).await
             } else if ct.starts_with("application/json") {
-                let body = read_limited(payload, MAX_FIELD_BYTES).await?;
+                let body = read_limited(payload, limits.max_field_bytes()).await?;
                 Self::from_json(&body, limits)
             } else {
                 Err(ApiError::UnsupportedMediaType(
@@ -336,7 +373,25 @@ mod tests {
             "invalid_json"
         );
         let r = json(json!({"text": "hi", "session_id": "", "temperature": null}));
-        assert!(r.is_ok_and(|r| r.session_id.is_none()));
+        assert!(r.is_ok_and(|r| r.session_id.is_none() && !r.stream));
+        assert!(json(json!({"text": "hi", "stream": true})).is_ok_and(|r| r.stream));
+        assert_eq!(
+            code(json(json!({"text": "hi", "stream": "yes"}))),
+            "invalid_json"
+        );
+    }
+
+    #[test]
+    fn long_texts_fit_in_the_body_limit() {
+        let limits = BodyLimits {
+            max_text_chars: 20_000,
+            max_upload_bytes: 1,
+        };
+        let text = "é".repeat(20_000);
+        let body = serde_json::json!({ "text": text }).to_string();
+        assert!(body.len() <= limits.max_field_bytes());
+        assert!(SynthesisRequest::from_json(body.as_bytes(), limits).is_ok());
+        assert_eq!(LIMITS.max_field_bytes(), MAX_FIELD_BYTES);
     }
 
     #[test]
@@ -350,5 +405,10 @@ mod tests {
         assert!(form_number("top_k", "2.5").is_err());
         assert!(form_number("temperature", "NaN").is_err());
         assert!(form_number("temperature", "hot").is_err());
+        assert_eq!(form_bool("stream", " TRUE ").ok(), Some(true));
+        assert_eq!(form_bool("stream", "on").ok(), Some(true));
+        assert_eq!(form_bool("stream", "0").ok(), Some(false));
+        assert_eq!(form_bool("stream", "").ok(), Some(false));
+        assert!(form_bool("stream", "maybe").is_err());
     }
 }

@@ -15,8 +15,8 @@ use uuid::Uuid;
 
 use crate::audio::AudioFormat;
 
-/// What is persisted beside each WAV.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+/// What is persisted beside each WAV (and `GET /sessions/{sid}` answers).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct SessionMeta {
     pub session_id: Uuid,
     /// Unix seconds.
@@ -33,6 +33,12 @@ pub struct SessionMeta {
     /// Encoding of the stored audio (sidecars written before formats existed hold WAV).
     #[serde(default)]
     pub format: AudioFormat,
+    /// Chunks of the latest (or running) synthesis's text spoken so far.
+    #[serde(default)]
+    pub chunks_done: usize,
+    /// Chunks the latest (or running) synthesis's text was cut into.
+    #[serde(default)]
+    pub chunks_total: usize,
 }
 
 /// In-memory session: metadata and an activity counter.
@@ -184,6 +190,8 @@ impl SessionStore {
                     generation: 0,
                     voice: "default".into(),
                     format: AudioFormat::default(),
+                    chunks_done: 0,
+                    chunks_total: 0,
                 },
                 active: Arc::new(AtomicUsize::new(0)),
             },
@@ -205,6 +213,14 @@ impl SessionStore {
             s.active.fetch_add(1, Ordering::SeqCst);
             Busy(s.active.clone())
         })
+    }
+
+    /// Record a running synthesis's progress (in memory; the sidecar gets it with the audio).
+    pub fn set_progress(&self, id: &Uuid, done: usize, total: usize) {
+        if let Some(mut s) = self.map.get_mut(id) {
+            s.meta.chunks_done = done;
+            s.meta.chunks_total = total;
+        }
     }
 
     /// Store a finished synthesis: audio then sidecar, both atomically; then update the map.

@@ -69,15 +69,18 @@ impl Application {
                 timeout: Duration::from_secs(cfg.request_timeout_seconds),
             },
         );
-        let synthesizer = Arc::new(Synthesizer::new(
-            engine.clone(),
-            sessions.clone(),
-            voices.clone(),
-            ClipLimits {
-                min_s: cfg.min_voice_seconds,
-                max_s: cfg.max_voice_seconds,
-            },
-        ));
+        let synthesizer = Arc::new(
+            Synthesizer::new(
+                engine.clone(),
+                sessions.clone(),
+                voices.clone(),
+                ClipLimits {
+                    min_s: cfg.min_voice_seconds,
+                    max_s: cfg.max_voice_seconds,
+                },
+            )
+            .with_chunking(cfg.chunking()),
+        );
         let cleanup = tokio::spawn(cleanup_task(
             synthesizer.clone(),
             cfg.cleanup_interval_seconds,
@@ -99,7 +102,12 @@ impl Application {
             let mut cors = actix_cors::Cors::default()
                 .allowed_methods(vec!["GET", "POST"])
                 .allow_any_header()
-                .expose_headers(vec!["content-range", "accept-ranges", "x-request-id"])
+                .expose_headers(vec![
+                    "content-range",
+                    "accept-ranges",
+                    "x-request-id",
+                    "x-session-id",
+                ])
                 .max_age(3600);
             for o in &origins {
                 cors = cors.allowed_origin(o);

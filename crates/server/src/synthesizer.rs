@@ -1,13 +1,19 @@
 //! The synthesis service between the routes and the engine: it finds or creates the session,
 //! resolves the voice (decoding an upload), runs the job, encodes the audio and persists it (voice
-//! first, so a stored session always has its voice on disk).
+//! first, so a stored session always has its voice on disk). `stream.rs` answers the same request
+//! as audio while it is produced.
+
+mod stream;
+
+pub use stream::Streamed;
 
 use chatterbox::audio::DecodeLimits;
+use chatterbox::ChunkOptions;
 use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::audio::{self, AudioFormat};
-use crate::engine::{Engine, EngineError, Event, JobRequest, StageTimings, VoiceInput};
+use crate::engine::{Engine, EngineError, Event, Job, JobRequest, StageTimings, VoiceInput};
 use crate::error::ApiError;
 use crate::metrics;
 use crate::model::Voice;
@@ -32,6 +38,8 @@ pub struct Synthesized {
     /// Which voice spoke: `default` or `upload`.
     pub voice: String,
     pub timings: StageTimings,
+    /// Chunks the text was spoken in.
+    pub chunks: usize,
 }
 
 pub struct Synthesizer {
@@ -40,26 +48,35 @@ pub struct Synthesizer {
     voices: Arc<VoiceStore>,
     clips: ClipLimits,
     format: AudioFormat,
+    chunking: ChunkOptions,
 }
 
 /// A session in use by one request: busy while it lives, and removed on drop if this request
 /// created it and did not succeed.
-struct Lease<'a> {
+struct Lease {
     id: Uuid,
     created: bool,
-    sessions: &'a SessionStore,
-    voices: &'a VoiceStore,
+    sessions: Arc<SessionStore>,
+    voices: Arc<VoiceStore>,
     _busy: Busy,
 }
 
-impl Lease<'_> {
+/// A submitted job with its session, before any event.
+struct Started {
+    session: Lease,
+    job: Job,
+    /// `default` or `upload`.
+    label: &'static str,
+}
+
+impl Lease {
     /// The request succeeded: keep the session.
     fn keep(mut self) {
         self.created = false;
     }
 }
 
-impl Drop for Lease<'_> {
+impl Drop for Lease {
     fn drop(&mut self) {
         if self.created {
             self.sessions.delete(&self.id);
@@ -74,6 +91,7 @@ struct Output {
     sample_rate: u32,
     new_voice: Option<Voice>,
     timings: StageTimings,
+    chunks: usize,
 }
 
 async fn blocking<T: Send + 'static>(
@@ -98,11 +116,53 @@ impl Synthesizer {
             voices,
             clips,
             format: AudioFormat::Wav,
+            chunking: ChunkOptions::default(),
         }
+    }
+
+    /// Cut texts into chunks with `chunking` (default: [`ChunkOptions::default`]).
+    pub fn with_chunking(mut self, chunking: ChunkOptions) -> Self {
+        self.chunking = chunking;
+        self
     }
 
     /// Speak the request's text and store the audio as the session's latest.
     pub async fn synthesize(&self, req: SynthesisRequest) -> Result<Synthesized, ApiError> {
+        let Started {
+            session,
+            job,
+            label,
+        } = self.start(req).await?;
+        let Output {
+            samples,
+            sample_rate,
+            new_voice,
+            timings,
+            chunks,
+        } = self.run(job, session.id).await?;
+        let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
+        let meta = self
+            .persist(session.id, samples, sample_rate, new_voice)
+            .await?;
+        let session_id = session.id;
+        session.keep();
+        metrics::record_synthesis(timings.synthesis_s, duration, self.sessions.len());
+        Ok(Synthesized {
+            session_id,
+            duration,
+            sample_rate: meta.sample_rate,
+            voice: if label == DEFAULT_VOICE {
+                label.to_string()
+            } else {
+                meta.voice
+            },
+            timings,
+            chunks,
+        })
+    }
+
+    /// Find or create the session, resolve the voice and submit the job.
+    async fn start(&self, req: SynthesisRequest) -> Result<Started, ApiError> {
         let named = match &req.voice {
             VoiceRequest::Named(name) => Some(
                 self.voices
@@ -128,35 +188,19 @@ impl Synthesizer {
             text: req.text,
             voice,
             params: req.params,
+            chunking: self.chunking,
         };
-        let Output {
-            samples,
-            sample_rate,
-            new_voice,
-            timings,
-        } = self.run(job).await?;
-        let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
-        let meta = self
-            .persist(session.id, samples, sample_rate, new_voice)
-            .await?;
-        let session_id = session.id;
-        session.keep();
-        metrics::record_synthesis(timings.synthesis_s, duration, self.sessions.len());
-        Ok(Synthesized {
-            session_id,
-            duration,
-            sample_rate: meta.sample_rate,
-            voice: if label == DEFAULT_VOICE {
-                label.to_string()
-            } else {
-                meta.voice
-            },
-            timings,
+        let job = self.engine.submit(job)?;
+        self.sessions.set_progress(&session.id, 0, 0);
+        Ok(Started {
+            session,
+            job,
+            label,
         })
     }
 
     /// The requested session (which must exist), or a new one.
-    fn lease(&self, requested: Option<Uuid>) -> Result<Lease<'_>, ApiError> {
+    fn lease(&self, requested: Option<Uuid>) -> Result<Lease, ApiError> {
         let (id, created) = match requested {
             Some(id) => (id, false),
             None => (self.sessions.create(), true),
@@ -165,26 +209,31 @@ impl Synthesizer {
         Ok(Lease {
             id,
             created,
-            sessions: &self.sessions,
-            voices: &self.voices,
+            sessions: self.sessions.clone(),
+            voices: self.voices.clone(),
             _busy: busy,
         })
     }
 
-    /// Queue the job and collect its events (dropping the job on error or timeout cancels it).
-    async fn run(&self, request: JobRequest) -> Result<Output, ApiError> {
-        let mut job = self.engine.submit(request)?;
-        let (mut samples, mut new_voice) = (Vec::new(), None);
+    /// Collect the job's events (dropping the job on error or timeout cancels it), recording
+    /// its progress in session `sid`.
+    async fn run(&self, mut job: Job, sid: Uuid) -> Result<Output, ApiError> {
+        let (mut samples, mut new_voice, mut chunks) = (Vec::new(), None, 0);
         while let Some(event) = job.next().await {
             match event? {
                 Event::VoicePrepared(v) => new_voice = Some(v),
                 Event::Audio(piece) => samples.extend_from_slice(&piece),
+                Event::Progress(p) => {
+                    chunks = p.total;
+                    self.sessions.set_progress(&sid, p.done, p.total);
+                }
                 Event::Done(timings) => {
                     return Ok(Output {
                         samples,
                         sample_rate: job.sample_rate(),
                         new_voice,
                         timings,
+                        chunks,
                     })
                 }
             }

@@ -46,7 +46,7 @@ pub fn load(bytes: &[u8], target_sr: u32, limits: &DecodeLimits) -> Result<Audio
 
 /// Convert one f32 sample to 16-bit PCM: scale by 2^15 (the inverse of the decoder's 1/2^15, so
 /// a round trip is exact to half an LSB), round, and clip to the i16 range; NaN becomes silence.
-fn to_i16(x: f32) -> i16 {
+pub fn to_i16(x: f32) -> i16 {
     if !x.is_finite() {
         return 0;
     }

@@ -9,20 +9,25 @@
 //! Output is **not watermarked**: the reference adds Resemble's Perth neural watermark, whose
 //! network ships only inside a Python package; see README.md.
 
+mod long;
 mod params;
 
 pub use crate::conditioning::Conditionals;
+pub use crate::text::ChunkOptions;
+pub use long::{
+    chunk_seed, max_tokens_for, pause_after, trim_silence, ChunkProgress, Joiner, CROSSFADE_S,
+};
 pub use params::{GenerateParams, ParamKind, ParamSpec};
 
-use candle_core::{DType, Device, IndexOp};
+use candle_core::Device;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 use crate::audio::Audio;
 use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
-use crate::models::s3gen::{GaussianRng, S3Gen, S3GenConfig};
-use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3};
+use crate::models::s3gen::{S3Gen, S3GenConfig};
+use crate::models::t3::{T3Cond, T3Config, T3};
 pub use crate::nn::Quantization;
 use crate::text::{punc_norm, EnTokenizer};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
@@ -221,11 +226,7 @@ impl Chatterbox {
         should_stop: ShouldStop,
     ) -> Result<Vec<f32>> {
         params.validate()?;
-        let voice = voice.or(self.default_voice.as_ref()).ok_or_else(|| {
-            Error::InvalidArgument(
-                "no voice: the model directory has no conds.pt, so upload a voice prompt".into(),
-            )
-        })?;
+        let voice = self.voice_or_default(voice)?;
         let text = punc_norm(text);
         let ids = self.tokenizer.encode_with_bounds(&text)?;
         // The request's exaggeration replaces the stored one, as the reference's `generate` does.
@@ -234,16 +235,7 @@ impl Chatterbox {
             ..voice.t3.clone()
         };
         let seed = params.seed.unwrap_or_else(rand::random);
-        let sampling = SamplingParams {
-            temperature: params.temperature,
-            top_p: params.top_p,
-            min_p: params.min_p,
-            top_k: (params.top_k > 0).then_some(params.top_k),
-            repetition_penalty: params.repetition_penalty,
-            cfg_weight: params.cfg_weight,
-            max_new_tokens: params.max_new_tokens,
-            seed,
-        };
+        let sampling = long::sampling_params(params, seed, params.max_new_tokens);
         let mut speech = Vec::with_capacity(params.max_new_tokens);
         for tok in self.t3.generate(&cond, &ids, &sampling)? {
             check_stop(should_stop)?;
@@ -256,22 +248,8 @@ impl Chatterbox {
             ));
         }
         check_stop(should_stop)?;
-        let gen = &voice.gen;
-        let prompt_tokens: Vec<u32> = gen
-            .prompt_token
-            .flatten_all()?
-            .to_dtype(DType::U32)?
-            .to_vec1()?;
-        let mut rng = GaussianRng::new(seed);
-        let wav = self.s3gen.inference(
-            &speech,
-            &prompt_tokens,
-            &gen.prompt_feat,
-            &gen.embedding,
-            &mut rng,
-            should_stop,
-        )?;
-        Ok(wav.i(0)?.to_dtype(DType::F32)?.to_vec1()?)
+        let prompt_tokens = long::prompt_tokens(voice)?;
+        self.vocode(voice, &speech, &prompt_tokens, seed, should_stop)
     }
 
     /// Which model this is.

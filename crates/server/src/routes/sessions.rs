@@ -1,16 +1,17 @@
-//! `POST /delete`.
+//! `POST /delete` and `GET /sessions/{sid}`.
 
-use actix_web::{post, web, HttpRequest};
+use actix_web::{get, post, web, HttpRequest};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult, ErrorResponse};
 use crate::request::{media_type, parse_session_id};
+use crate::sessions::{SessionMeta, SessionStore};
 use crate::synthesizer::Synthesizer;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(delete);
+    cfg.service(delete).service(session);
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,4 +76,26 @@ pub async fn delete(
         session_id: sid,
         deleted: true,
     }))
+}
+
+/// A session's metadata, with the progress of its running (or latest) synthesis: a long text is
+/// spoken in chunks, and `chunks_done` of `chunks_total` are finished.
+#[utoipa::path(
+    get,
+    path = "/sessions/{sid}",
+    tag = "sessions",
+    params(("sid" = String, Path, description = "The session id")),
+    responses(
+        (status = 200, description = "The session", body = SessionMeta),
+        (status = 404, description = "session_not_found", body = ErrorResponse),
+    )
+)]
+#[get("/sessions/{sid}")]
+pub async fn session(
+    sid: web::Path<String>,
+    sessions: web::Data<SessionStore>,
+) -> ApiResult<web::Json<SessionMeta>> {
+    let sid = parse_session_id(&sid).ok_or(ApiError::SessionNotFound)?;
+    let meta = sessions.meta(&sid).ok_or(ApiError::SessionNotFound)?;
+    Ok(web::Json(meta))
 }

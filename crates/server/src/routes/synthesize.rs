@@ -1,12 +1,13 @@
 //! `POST /synthesize`.
 
-use actix_web::{post, web};
+use actix_web::http::header;
+use actix_web::{post, web, Either, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::{ApiResult, ErrorResponse};
-use crate::openapi::{SynthesizeForm, SynthesizeJson};
+use crate::openapi::{AudioBytes, SynthesizeForm, SynthesizeJson};
 use crate::request::SynthesisRequest;
 use crate::synthesizer::{Synthesized, Synthesizer};
 
@@ -42,6 +43,9 @@ pub struct SynthesizeResponse {
     /// `default` (the built-in voice) or `upload` (this session's uploaded voice).
     #[schema(example = "default")]
     pub voice: String,
+    /// Chunks the text was spoken in (sentences; long ones cut at clauses).
+    #[schema(example = 1)]
+    pub chunks: usize,
     pub timings: Timings,
 }
 
@@ -59,6 +63,7 @@ impl SynthesizeResponse {
             duration: out.duration,
             sample_rate: out.sample_rate,
             voice: out.voice,
+            chunks: out.chunks,
             timings: Timings {
                 queue_s: t.queue_s,
                 voice_s: t.voice_s,
@@ -70,7 +75,11 @@ impl SynthesizeResponse {
     }
 }
 
-/// Synthesize speech; creates a session or reuses one (and its voice).
+/// The header naming a streamed synthesis's session.
+pub const SESSION_HEADER: &str = "x-session-id";
+
+/// Synthesize speech; creates a session or reuses one (and its voice). With `stream: true` the
+/// audio comes back while it is produced.
 #[utoipa::path(
     post,
     path = "/synthesize",
@@ -84,7 +93,14 @@ impl SynthesizeResponse {
         )
     ),
     responses(
-        (status = 200, description = "Audio stored for the session", body = SynthesizeResponse),
+        (status = 200, description = "Audio stored for the session (JSON); with stream=true, \
+                                         the audio itself as it is produced: a WAV header with \
+                                         unknown (0xFFFFFFFF) sizes, then 16-bit PCM, chunked",
+            content(
+                (SynthesizeResponse = "application/json"),
+                (AudioBytes = "audio/wav"),
+            ),
+            headers(("x-session-id" = String, description = "The session (stream=true only)"))),
         (status = 400, description = "empty_text, invalid_json, invalid_form, unknown_field, invalid_param, invalid_session_id", body = ErrorResponse),
         (status = 404, description = "session_not_found, voice_not_found", body = ErrorResponse),
         (status = 413, description = "upload_too_large, field_too_large, body_too_large", body = ErrorResponse),
@@ -102,9 +118,21 @@ impl SynthesizeResponse {
 pub async fn synthesize(
     request: SynthesisRequest,
     service: web::Data<Synthesizer>,
-) -> ApiResult<web::Json<SynthesizeResponse>> {
+) -> ApiResult<Either<web::Json<SynthesizeResponse>, HttpResponse>> {
+    if request.stream {
+        let s = service.into_inner().synthesize_stream(request).await?;
+        return Ok(Either::Right(
+            HttpResponse::Ok()
+                .content_type("audio/wav")
+                .insert_header((SESSION_HEADER, s.session_id.to_string()))
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .streaming(s.body),
+        ));
+    }
     let received = request.received;
     let out = service.synthesize(request).await?;
     let total_s = received.elapsed().as_secs_f64();
-    Ok(web::Json(SynthesizeResponse::new(out, total_s)))
+    Ok(Either::Left(web::Json(SynthesizeResponse::new(
+        out, total_s,
+    ))))
 }

@@ -91,8 +91,9 @@ pub struct FakeCounters {
 }
 
 /// A model for HTTP tests. The text picks the behaviour: `panic` panics; `hang…` runs until
-/// cancelled; `slow…` takes a second; anything else answers at once. Audio is a quiet 24 kHz tone
-/// in two pieces.
+/// cancelled; `slow…` takes a second; `drip…` sends a 0.1 s piece every 0.2 s, twenty in all
+/// (or until cancelled); anything else answers at once. Audio is a quiet 24 kHz tone in two
+/// pieces.
 pub struct FakeModel {
     pub counters: Arc<FakeCounters>,
 }
@@ -140,6 +141,12 @@ impl SpeechModel for FakeModel {
             wait(Duration::from_secs(600))?;
         } else if text.starts_with("slow") {
             wait(Duration::from_secs(1))?;
+        } else if text.starts_with("drip") {
+            for _ in 0..20 {
+                emit(tone(2400));
+                wait(Duration::from_millis(200))?;
+            }
+            return Ok(());
         }
         emit(tone(2400));
         emit(tone(2400));

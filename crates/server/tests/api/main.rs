@@ -8,4 +8,5 @@ mod info;
 mod openapi;
 mod process;
 mod sessions;
+mod stream;
 mod synthesize;
