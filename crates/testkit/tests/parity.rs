@@ -57,4 +57,6 @@ parity_tests!(
     s3gen_flow,
     s3gen_hift,
     s3gen_full,
+    turbo_t3,
+    turbo_sampling,
 );

@@ -147,6 +147,23 @@ impl Linear {
         })
     }
 
+    /// `nn.Linear(inp, out)` with a bias under `vb`, laid out for few-row inputs.
+    pub(crate) fn load_for_decode_biased(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
+        Ok(Self {
+            w: MatW::RowMajor(get(vb, &[out, inp], "weight")?.contiguous()?),
+            b: Some(get(vb, &[out], "bias")?.to_vec1::<f32>()?),
+        })
+    }
+
+    /// HF `Conv1D(out, inp)` under `vb` (GPT-2's projections): the weight is stored `(in, out)`,
+    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out for few-row inputs.
+    pub(crate) fn load_conv1d_for_decode(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
+        Ok(Self {
+            w: MatW::RowMajor(get(vb, &[inp, out], "weight")?.t()?.contiguous()?),
+            b: Some(get(vb, &[out], "bias")?.to_vec1::<f32>()?),
+        })
+    }
+
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_with(x, Epilogue::None)
     }

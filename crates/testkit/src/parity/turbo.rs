@@ -1,0 +1,251 @@
+//! Parity of the Chatterbox-Turbo pieces on reduced random-weight models (`fixtures_turbo.py`):
+//! T3 Turbo (GPT-2 backbone, prefix, teacher-forced logits through one full forward and the KV
+//! cache, whole generations with injected uniforms) and the Turbo sampling order.
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::{compare, exact, Check, Fixture, Report, TOL_F32};
+use crate::manifest::Recorder;
+use crate::{Error, Result};
+use chatterbox::models::t3::{Gpt2Cache, SamplingParams, T3Cond, T3Turbo, T3TurboConfig};
+use chatterbox::sampling;
+
+pub(super) const CHECKS: &[(&str, Check)] = &[
+    ("turbo_t3", check_turbo_t3),
+    ("turbo_sampling", check_turbo_sampling),
+];
+
+/// Arguments of `T3.inference_turbo` for one run.
+#[derive(serde::Deserialize)]
+struct TurboRun {
+    temperature: f32,
+    top_k: usize,
+    top_p: f32,
+    repetition_penalty: f32,
+    #[serde(default)]
+    max_gen_len: usize,
+}
+
+impl TurboRun {
+    fn params(&self) -> SamplingParams {
+        SamplingParams {
+            temperature: self.temperature,
+            top_p: self.top_p,
+            top_k: Some(self.top_k),
+            repetition_penalty: self.repetition_penalty,
+            max_new_tokens: self.max_gen_len,
+            // Turbo ignores both; set them off the defaults to prove it.
+            min_p: 0.5,
+            cfg_weight: 0.5,
+            seed: 0,
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct T3Json {
+    config: T3TurboConfig,
+    runs: BTreeMap<String, TurboRun>,
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(dir: &Path, name: &str) -> Result<T> {
+    let text = std::fs::read_to_string(dir.join(name))
+        .map_err(|e| Error::io(format!("reading {name}"), e))?;
+    serde_json::from_str(&text).map_err(|e| Error::InvalidArgument(format!("{name}: {e}")))
+}
+
+fn ids(fx: &Fixture, key: &str) -> Result<Vec<u32>> {
+    Ok(fx
+        .get(key)?
+        .flatten_all()?
+        .to_dtype(DType::I64)?
+        .to_vec1::<i64>()?
+        .into_iter()
+        .map(|x| x as u32)
+        .collect())
+}
+
+fn token_report(name: &str, got: &[u32], want: &[u32]) -> Report {
+    let n = got.len().max(want.len());
+    let bad = (0..n).filter(|&i| got.get(i) != want.get(i)).count();
+    exact(name, bad, n, Some(format!("got {got:?}, want {want:?}")))
+}
+
+fn check_turbo_t3(dir: &Path) -> Result<Vec<Report>> {
+    let fx = Fixture::open(dir, "turbo_t3")?;
+    let tj: T3Json = read_json(dir, "turbo_t3.json")?;
+    let cfg = tj.config;
+    let dev = Device::Cpu;
+    let weights: HashMap<String, Tensor> = fx
+        .tensors
+        .iter()
+        .filter_map(|(k, v)| k.strip_prefix("w.").map(|s| (s.to_string(), v.clone())))
+        .collect();
+    let mut out = Vec::new();
+
+    // The module tree requests exactly the reference state_dict (keys and shapes).
+    let rec = Recorder::new();
+    T3Turbo::new(&cfg, &rec.var_builder())?;
+    let requested = rec.requested();
+    let have: BTreeMap<String, Vec<usize>> = weights
+        .iter()
+        .map(|(k, v)| (k.clone(), v.dims().to_vec()))
+        .collect();
+    let diff: Vec<&String> = requested
+        .keys()
+        .chain(have.keys())
+        .filter(|k| requested.get(*k) != have.get(*k))
+        .collect();
+    out.push(exact(
+        "turbo.t3.state_dict_keys",
+        diff.len(),
+        have.len(),
+        diff.first().map(|k| format!("first difference: {k}")),
+    ));
+
+    let t3 = T3Turbo::new(&cfg, &VarBuilder::from_tensors(weights, DType::F32, &dev))?;
+    let cond = T3Cond {
+        speaker_emb: fx.get("speaker_emb")?.clone(),
+        cond_prompt_speech_tokens: ids(&fx, "prompt_tokens")?,
+        emotion_adv: 0.5,
+    };
+    let cond_emb = t3.prepare_conditioning(&cond)?;
+    out.push(compare(
+        "turbo.t3.cond_emb",
+        &cond_emb,
+        fx.get("cond_emb")?,
+        TOL_F32,
+    )?);
+    let text = ids(&fx, "text_tokens")?;
+    let prefix = t3.prefix_embeds(&cond_emb, &text)?;
+    out.push(compare(
+        "turbo.t3.prefix",
+        &prefix,
+        fx.get("prefix")?,
+        TOL_F32,
+    )?);
+    let plen = prefix.dim(1)?;
+
+    // Teacher-forced logits: one causal forward over prefix + fed tokens ...
+    let teacher = ids(&fx, "teacher_tokens")?;
+    let want = fx.get("teacher_logits")?;
+    let mut parts = vec![prefix.clone()];
+    for &tok in &teacher {
+        parts.push(t3.speech_input(tok)?);
+    }
+    let full = Tensor::cat(&parts, 1)?;
+    let mut cache = Gpt2Cache::new(&cfg.gpt2, full.dim(1)?);
+    let logits = t3
+        .forward_logits(&full, &mut cache)?
+        .narrow(1, plen - 1, teacher.len() + 1)?;
+    out.push(compare(
+        "turbo.t3.logits_full_forward",
+        &logits,
+        want,
+        TOL_F32,
+    )?);
+    // ... and the KV-cached path, one token per step.
+    let stepped = t3.teacher_forced_logits(&prefix, &teacher)?;
+    out.push(compare(
+        "turbo.t3.logits_kv_cached",
+        &stepped,
+        want,
+        TOL_F32,
+    )?);
+
+    // Whole `inference_turbo` runs, sampled with the fixture's uniforms (or greedy).
+    for (name, run) in &tj.runs {
+        let uniforms = if run.temperature > 0.0 {
+            fx.vec(&format!("{name}.uniforms"))?
+        } else {
+            Vec::new()
+        };
+        let mut it = uniforms.into_iter();
+        let got = t3
+            .generate_with(&cond, &text, &run.params(), move || {
+                it.next().unwrap_or(0.5)
+            })?
+            .collect_tokens()?;
+        // The reference drops a final EOS; the stream yields it.
+        let got: Vec<u32> = match got.split_last() {
+            Some((&last, rest)) if got.len() > 1 && last == cfg.stop_speech_token => rest.to_vec(),
+            _ => got,
+        };
+        out.push(token_report(
+            &format!("turbo.t3.{name}"),
+            &got,
+            &ids(&fx, &format!("{name}.tokens"))?,
+        ));
+    }
+    Ok(out)
+}
+
+fn compare_rows(name: &str, got: Vec<f32>, want: &Tensor) -> Result<Report> {
+    // -inf positions must agree exactly; compare finite values numerically.
+    let w: Vec<f32> = want.flatten_all()?.to_vec1()?;
+    if w.len() != got.len() {
+        return Ok(exact(
+            name,
+            1,
+            1,
+            Some(format!("{} values vs {}", got.len(), w.len())),
+        ));
+    }
+    let inf_mismatch = got
+        .iter()
+        .zip(&w)
+        .filter(|(a, b)| a.is_finite() != b.is_finite())
+        .count();
+    let clean = |v: &[f32]| -> Vec<f32> {
+        v.iter()
+            .map(|x| if x.is_finite() { *x } else { 0.0 })
+            .collect()
+    };
+    let g = Tensor::from_vec(clean(&got), w.len(), &Device::Cpu)?;
+    let wt = Tensor::from_vec(clean(&w), w.len(), &Device::Cpu)?;
+    let mut rep = compare(name, &g, &wt, TOL_F32)?;
+    if inf_mismatch > 0 {
+        rep.note = Some(format!("{inf_mismatch} filtered entries differ"));
+    }
+    Ok(rep)
+}
+
+fn check_turbo_sampling(dir: &Path) -> Result<Vec<Report>> {
+    let fx = Fixture::open(dir, "turbo_sampling")?;
+    let settings: BTreeMap<String, TurboRun> = read_json(dir, "turbo_sampling.json")?;
+    let logits: Vec<Vec<f32>> = fx.get("logits")?.to_dtype(DType::F32)?.to_vec2()?;
+    let history = ids(&fx, "ids")?;
+    let mut out = Vec::new();
+    for (name, s) in &settings {
+        let p = s.params();
+        let mut processed = Vec::new();
+        for row in &logits {
+            let mut x = row.clone();
+            sampling::process_logits_turbo(&mut x, &history, &p);
+            processed.extend(x);
+        }
+        out.push(compare_rows(
+            &format!("turbo.sampling.{name}_processed"),
+            processed,
+            fx.get(&format!("{name}.processed"))?,
+        )?);
+        let us = fx.vec(&format!("{name}.uniforms"))?;
+        let got: Vec<u32> = us
+            .iter()
+            .enumerate()
+            .map(|(i, &u)| {
+                let mut x = logits[i % logits.len()].clone();
+                sampling::sample_step_turbo(&mut x, &history, &p, u)
+            })
+            .collect();
+        out.push(token_report(
+            &format!("turbo.sampling.{name}_tokens"),
+            &got,
+            &ids(&fx, &format!("{name}.tokens"))?,
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,208 @@
+"""Chatterbox-Turbo fixtures (`ChatterboxTurboTTS` of chatterbox-tts 0.1.7), reduced sizes.
+
+T3 Turbo: the reference `T3` built with the Turbo hyper-parameters of `tts_turbo.py` on a reduced
+GPT-2 (2 layers, width 32, 4 heads x 8, MLP 128, 64 positions, 300 text ids); the released speech
+vocabulary (6563) and special ids are kept. Weights are rounded to float16 and saved in float16
+(the reference runs on the rounded values in f32). Every sampling draw is injected (inverse CDF of
+fixture uniforms, or argmax for the greedy run), as in fixtures_t3.py.
+"""
+
+import json
+
+import numpy as np
+import torch
+from transformers.generation.logits_process import (
+    LogitsProcessorList,
+    RepetitionPenaltyLogitsProcessor,
+    TemperatureLogitsWarper,
+    TopKLogitsWarper,
+    TopPLogitsWarper,
+)
+
+from chatterbox.models.t3 import t3 as t3mod
+from chatterbox.models.t3.llama_configs import GPT2_MEDIUM_CONFIG, LLAMA_CONFIGS
+from chatterbox.models.t3.modules.cond_enc import T3Cond
+from chatterbox.models.t3.modules.t3_config import T3Config
+
+from fxcommon import save
+from fixtures_t3 import inverse_cdf
+
+WIDTH = 32
+TEXT_VOCAB = 300
+TINY_GPT2 = dict(GPT2_MEDIUM_CONFIG)
+TINY_GPT2.update(n_embd=WIDTH, hidden_size=WIDTH, n_head=4, n_layer=2, n_positions=64, n_ctx=64,
+                 vocab_size=TEXT_VOCAB)
+LLAMA_CONFIGS["GPT2_tiny_fixture"] = TINY_GPT2
+
+# The Rust `T3TurboConfig` of this reduced model (serde field names).
+RUST_T3_CONFIG = dict(
+    text_tokens_dict_size=TEXT_VOCAB,
+    speech_tokens_dict_size=6563,
+    start_speech_token=6561,
+    stop_speech_token=6562,
+    speaker_embed_size=256,
+    speech_cond_prompt_len=375,
+    gpt2=dict(vocab_size=TEXT_VOCAB, n_positions=64, n_embd=WIDTH, n_layer=2, n_head=4, n_inner=4 * WIDTH,
+              layer_norm_epsilon=1e-5),
+)
+
+
+def build_t3_turbo(rng):
+    """`T3(hp)` with the hyper-parameters `ChatterboxTurboTTS.from_local` sets (tts_turbo.py:149-155)."""
+    hp = T3Config(text_tokens_dict_size=TEXT_VOCAB)
+    hp.llama_config_name = "GPT2_tiny_fixture"
+    hp.speech_tokens_dict_size = 6563
+    hp.input_pos_emb = None
+    hp.speech_cond_prompt_len = 375
+    hp.use_perceiver_resampler = False
+    hp.emotion_adv = False
+    t3 = t3mod.T3(hp)
+    t3.eval()
+    with torch.no_grad():
+        for name, p in t3.named_parameters():
+            shape = tuple(p.shape)
+            if ".ln_" in name and name.endswith("weight"):
+                v = 1.0 + 0.2 * rng.standard_normal(shape)
+            elif name.endswith("bias"):
+                v = 0.2 * rng.standard_normal(shape)
+            elif name == "speech_head.weight":
+                v = 2.5 / np.sqrt(shape[1]) * rng.standard_normal(shape)
+            elif name.endswith("emb.weight") or name.endswith("wte.weight") or name.endswith("wpe.weight"):
+                v = 0.5 * rng.standard_normal(shape)
+            elif len(shape) == 2 and ".h." in name:
+                v = rng.standard_normal(shape) / np.sqrt(shape[0])  # Conv1D: (in, out)
+            else:
+                v = rng.standard_normal(shape) / np.sqrt(shape[-1])
+            p.copy_(torch.from_numpy(v).half().float())
+    return t3
+
+
+def turbo_processors(temperature, top_k, top_p, repetition_penalty):
+    """Exactly the list `T3.inference_turbo` builds (t3.py:418-426)."""
+    lp = LogitsProcessorList()
+    if temperature > 0 and temperature != 1.0:
+        lp.append(TemperatureLogitsWarper(temperature))
+    if top_k > 0:
+        lp.append(TopKLogitsWarper(top_k))
+    if top_p < 1.0:
+        lp.append(TopPLogitsWarper(top_p))
+    if repetition_penalty != 1.0:
+        lp.append(RepetitionPenaltyLogitsProcessor(repetition_penalty))
+    return lp
+
+
+def run_turbo_generation(t3, cond, text, kw, uniforms=None):
+    draws = iter(uniforms if uniforms is not None else [])
+
+    def fake_multinomial(probs, num_samples=1):
+        if uniforms is None:
+            tok = int(torch.argmax(probs[0]))
+        else:
+            tok = inverse_cdf(probs, torch.tensor(next(draws), dtype=torch.float32))
+        return torch.tensor([[tok]], dtype=torch.long)
+
+    real = torch.multinomial
+    torch.multinomial = fake_multinomial
+    try:
+        out = t3.inference_turbo(t3_cond=cond, text_tokens=text, **kw)
+    finally:
+        torch.multinomial = real
+    return out[0]
+
+
+def turbo_t3(rng, out, seed):
+    t3 = build_t3_turbo(rng)
+    sd = {f"w.{k}": v.half() for k, v in t3.state_dict().items()}
+
+    speaker = torch.from_numpy(rng.standard_normal((1, 256)).astype(np.float32) * 0.1)
+    prompt = torch.from_numpy(rng.randint(0, 6561, size=(1, 10))).long()
+    text = torch.from_numpy(rng.randint(0, TEXT_VOCAB, size=(1, 7))).long()
+    teacher = torch.from_numpy(rng.randint(0, 6561, size=6)).long()
+
+    def mkcond():
+        return T3Cond(speaker_emb=speaker.clone(), cond_prompt_speech_tokens=prompt.clone(),
+                      emotion_adv=0.5 * torch.ones(1, 1, 1))
+
+    t = {}
+    with torch.inference_mode():
+        t["cond_emb"] = t3.prepare_conditioning(mkcond())
+        bos = 6561 * torch.ones_like(text[:, :1])
+        prefix, _ = t3.prepare_input_embeds(t3_cond=mkcond(), text_tokens=text, speech_tokens=bos,
+                                            cfg_weight=0.0)
+        t["prefix"] = prefix
+        plen = prefix.size(1)
+
+        # Teacher forcing: one causal forward over prefix + fed tokens (GPT-2 adds wpe) ...
+        full = torch.cat([prefix, t3.speech_emb(teacher)[None]], dim=1)
+        h = t3.tfmr(inputs_embeds=full)[0]
+        t["teacher_logits"] = t3.speech_head(h)[:, plen - 1:]  # (1, n + 1, V)
+        # ... checked against the reference's own KV-cached path.
+        o = t3.tfmr(inputs_embeds=prefix, use_cache=True)
+        cached = [t3.speech_head(o[0][:, -1])]
+        past = o.past_key_values
+        for tok in teacher:
+            o = t3.tfmr(inputs_embeds=t3.speech_emb(tok.view(1, 1)), past_key_values=past, use_cache=True)
+            past = o.past_key_values
+            cached.append(t3.speech_head(o[0][:, -1]))
+        assert torch.allclose(torch.stack(cached, 1), t["teacher_logits"], atol=1e-4)
+
+    runs = dict(
+        gen_default=dict(temperature=0.8, top_k=1000, top_p=0.95, repetition_penalty=1.2, max_gen_len=14),
+        gen_topk=dict(temperature=1.3, top_k=20, top_p=0.8, repetition_penalty=1.5, max_gen_len=14),
+        gen_plain=dict(temperature=1.0, top_k=0, top_p=1.0, repetition_penalty=1.0, max_gen_len=9),
+        gen_greedy=dict(temperature=0.0, top_k=50, top_p=0.9, repetition_penalty=1.3, max_gen_len=10),
+    )
+    params = {}
+    for name, kw in runs.items():
+        greedy = name == "gen_greedy"
+        u = None if greedy else rng.uniform(0, 1, kw["max_gen_len"] + 1).astype(np.float32)
+        toks = run_turbo_generation(t3, mkcond(), text, kw, None if u is None else [float(x) for x in u])
+        t[f"{name}.tokens"] = toks.to(torch.int64)
+        if u is not None:
+            t[f"{name}.uniforms"] = torch.from_numpy(u)
+        params[name] = kw
+
+    t.update(sd)
+    t["speaker_emb"] = speaker
+    t["prompt_tokens"] = prompt
+    t["text_tokens"] = text
+    t["teacher_tokens"] = teacher
+    save(out / "turbo_t3.safetensors", t, seed)
+    (out / "turbo_t3.json").write_text(json.dumps(dict(config=RUST_T3_CONFIG, runs=params), indent=1) + "\n")
+
+
+def turbo_sampling(rng, out, seed):
+    """The Turbo processor chain (temperature → top-k → top-p → repetition penalty) on fixed logits,
+    for several settings, and draws with injected uniforms."""
+    v = 6563
+    rows = 3
+    logits = torch.from_numpy((rng.standard_normal((rows, v)) * 2.5).astype(np.float32))
+    ids = torch.from_numpy(rng.randint(0, 6561, size=8)).long()
+    ids[5] = ids[2]
+    # Penalised ids near the top (so the penalty acts on survivors of top-k/top-p), one negative.
+    logits[:, ids[1]] = -abs(logits[:, ids[1]])
+    logits[:, ids[3]] = 6.0 + abs(logits[:, ids[3]])
+    logits[:, ids[4]] = 7.0
+    t = {"logits": logits, "ids": ids}
+    settings = dict(
+        default=(0.8, 1000, 0.95, 1.2),
+        topk=(1.3, 20, 0.8, 1.5),
+        narrow=(0.5, 5, 0.5, 2.0),
+        plain=(1.0, 0, 1.0, 1.0),
+    )
+    for name, (temp, k, p, r) in settings.items():
+        lp = turbo_processors(temp, k, p, r)
+        x = lp(ids[None].expand(rows, -1), logits.clone())
+        t[f"{name}.processed"] = x
+        probs = torch.softmax(x, dim=-1)
+        u = rng.uniform(0, 1, 8).astype(np.float32)
+        t[f"{name}.uniforms"] = torch.from_numpy(u)
+        t[f"{name}.tokens"] = torch.tensor(
+            [inverse_cdf(probs[i % rows:i % rows + 1], torch.tensor(float(ui))) for i, ui in enumerate(u)],
+            dtype=torch.int64)
+    save(out / "turbo_sampling.safetensors", t, seed)
+    (out / "turbo_sampling.json").write_text(json.dumps({k: dict(zip(
+        ["temperature", "top_k", "top_p", "repetition_penalty"], v)) for k, v in settings.items()}, indent=1) + "\n")
+
+
+FIXTURES = [turbo_t3, turbo_sampling]
