@@ -206,3 +206,82 @@ def turbo_sampling(rng, out, seed):
 
 
 FIXTURES = [turbo_t3, turbo_sampling]
+
+
+# ------------------------------------------------------------------------------------------------
+# S3Gen meanflow: the reduced flow of fixtures_s3gen.py built with `meanflow=True`.
+
+@torch.inference_mode()
+def turbo_meanflow(rng, out, seed):
+    """The meanflow estimator's time embedding (t, r) and vector field, the two-step CFM
+    (`basic_euler` on the linear grid, no CFG) with the noise of the generated frames spliced into
+    `z` at frame T - 2N, and the flow orchestration for an even and an odd prompt-mel length.
+    Weights are rounded to float16 (saved so); the mixer is `[I | 0]` plus noise so that `r` acts."""
+    from fixtures_s3gen import VOCAB, make_flow, state
+
+    gen = torch.Generator().manual_seed(6000 + seed)
+    flow = make_flow(gen, meanflow=True)
+    est = flow.decoder.estimator
+    e = est.time_embed_mixer.weight.shape[0]
+    with torch.no_grad():
+        est.time_embed_mixer.weight.add_(0.5 / np.sqrt(2 * e) * torch.randn(e, 2 * e, generator=gen))
+        for p in flow.parameters():
+            p.copy_(p.half().float())
+    t = {k: v.half() if v.is_floating_point() else v for k, v in state("flow", flow).items()}
+
+    # Time embedding: time_mlp(SinPos(t)), time_mlp(SinPos(r)), mixed (decoder.py:261-268).
+    tt = torch.tensor([0.0, 0.5, 0.25, 0.9])
+    rr = torch.tensor([0.5, 1.0, 0.75, 0.95])
+    et = est.time_mlp(est.time_embeddings(tt).to(tt.dtype))
+    er = est.time_mlp(est.time_embeddings(rr).to(rr.dtype))
+    t.update({"temb.t": tt, "temb.r": rr, "temb.out": est.time_embed_mixer(torch.cat([et, er], dim=1))})
+
+    # Flow inputs: prompt + new tokens.
+    n_prompt, n_new = 6, 7
+    prompt_token = torch.from_numpy(rng.randint(0, VOCAB, size=(1, n_prompt))).long()
+    token = torch.from_numpy(rng.randint(0, VOCAB, size=(1, n_new))).long()
+    all_tok = torch.cat([prompt_token, token], dim=1)
+    T = 2 * all_tok.shape[1]
+    h, _ = flow.encoder(flow.input_embedding(all_tok), torch.tensor([all_tok.shape[1]]))
+    mu = flow.encoder_proj(h).transpose(1, 2).contiguous()
+    spk = torch.from_numpy(rng.standard_normal((1, 80)).astype(np.float32))
+    cond = torch.zeros(1, 80, T)
+    cond[:, :, : 2 * n_prompt] = torch.from_numpy(rng.normal(-4, 2, (1, 80, 2 * n_prompt)).astype(np.float32))
+    x = torch.from_numpy(rng.standard_normal((1, 80, T)).astype(np.float32))
+    v = est(x=x, mask=torch.ones(1, 1, T), mu=mu, t=torch.tensor([0.0]), spks=spk, cond=cond,
+            r=torch.tensor([0.5]))
+    t.update({"est.x": x, "est.mu": mu, "est.spk": spk, "est.cond": cond, "est.v": v})
+
+    # Two-step CFM. `forward` draws z = randn_like(mu) itself, then splices `noised_mels` in:
+    # reproduce that draw from the seed and save the spliced z.
+    noise_gen = torch.from_numpy(rng.standard_normal((1, 80, 2 * n_new)).astype(np.float32))
+    s = 7000 + seed
+
+    def spliced_z():
+        torch.manual_seed(s)
+        z = torch.randn(1, 80, T)
+        z[..., T - 2 * n_new:] = noise_gen
+        return z
+
+    torch.manual_seed(s)
+    mel, _ = flow.decoder(mu=mu, mask=torch.ones(1, 1, T), spks=spk, cond=cond, n_timesteps=2,
+                          noised_mels=noise_gen, meanflow=True)
+    t.update({"cfm.z": spliced_z(), "cfm.mel": mel})
+
+    # Flow orchestration (`finalize=True`), prompt mel of 2·Np (even) and 2·Np + 1 (odd) frames.
+    embedding = torch.from_numpy(rng.standard_normal((1, 192)).astype(np.float32))
+    t.update({"flow.in.prompt_token": prompt_token, "flow.in.token": token, "flow.in.embedding": embedding,
+              "flow.in.z": spliced_z()})
+    for name, tm in (("even", 2 * n_prompt), ("odd", 2 * n_prompt + 1)):
+        prompt_feat = torch.from_numpy(rng.normal(-4, 2, (1, tm, 80)).astype(np.float32))
+        torch.manual_seed(s)
+        fmel, _ = flow.inference(
+            token=token, token_len=torch.tensor([n_new]), prompt_token=prompt_token,
+            prompt_token_len=torch.tensor([n_prompt]), prompt_feat=prompt_feat, prompt_feat_len=None,
+            embedding=embedding, finalize=True, n_timesteps=2, noised_mels=noise_gen, meanflow=True)
+        assert fmel.shape[2] == T - tm
+        t.update({f"flow.{name}.prompt_feat": prompt_feat, f"flow.{name}.mel": fmel})
+    save(out / "turbo_meanflow.safetensors", t, seed)
+
+
+FIXTURES.append(turbo_meanflow)

@@ -59,4 +59,5 @@ parity_tests!(
     s3gen_full,
     turbo_t3,
     turbo_sampling,
+    turbo_meanflow,
 );

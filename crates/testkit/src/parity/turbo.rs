@@ -1,6 +1,7 @@
 //! Parity of the Chatterbox-Turbo pieces on reduced random-weight models (`fixtures_turbo.py`):
 //! T3 Turbo (GPT-2 backbone, prefix, teacher-forced logits through one full forward and the KV
-//! cache, whole generations with injected uniforms) and the Turbo sampling order.
+//! cache, whole generations with injected uniforms), the Turbo sampling order, and the meanflow
+//! flow decoder (time embedding with the end time, vector field, two-step CFM, orchestration).
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -10,12 +11,14 @@ use std::path::Path;
 use super::{compare, exact, Check, Fixture, Report, TOL_F32};
 use crate::manifest::Recorder;
 use crate::{Error, Result};
+use chatterbox::models::s3gen::{EstimatorConfig, Flow, FlowConfig};
 use chatterbox::models::t3::{Gpt2Cache, SamplingParams, T3Cond, T3Turbo, T3TurboConfig};
 use chatterbox::sampling;
 
 pub(super) const CHECKS: &[(&str, Check)] = &[
     ("turbo_t3", check_turbo_t3),
     ("turbo_sampling", check_turbo_sampling),
+    ("turbo_meanflow", check_turbo_meanflow),
 ];
 
 /// Arguments of `T3.inference_turbo` for one run.
@@ -246,6 +249,79 @@ fn check_turbo_sampling(dir: &Path) -> Result<Vec<Report>> {
             &got,
             &ids(&fx, &format!("{name}.tokens"))?,
         ));
+    }
+    Ok(out)
+}
+
+fn check_turbo_meanflow(dir: &Path) -> Result<Vec<Report>> {
+    let fx = Fixture::open(dir, "turbo_meanflow")?;
+    let base = super::s3gen::flow_config();
+    let cfg = FlowConfig {
+        n_timesteps: 2,
+        estimator: EstimatorConfig {
+            meanflow: true,
+            ..base.estimator.clone()
+        },
+        ..base
+    };
+    let vb = VarBuilder::from_tensors(fx.tensors.clone(), DType::F32, &Device::Cpu);
+    let flow = Flow::new(&cfg, &vb.pp("flow"))?;
+    let est = &flow.decoder.estimator;
+    let mut out = Vec::new();
+
+    let (t, r) = (fx.vec("temb.t")?, fx.vec("temb.r")?);
+    let temb = est.time_embed(&t, Some(&r), &Device::Cpu)?;
+    out.push(compare(
+        "turbo.meanflow.time_embed",
+        &temb,
+        fx.get("temb.out")?,
+        TOL_F32,
+    )?);
+
+    let f32_of = |k: &str| -> Result<Tensor> { Ok(fx.get(k)?.to_dtype(DType::F32)?) };
+    let (x, mu, spk, cond) = (
+        f32_of("est.x")?,
+        f32_of("est.mu")?,
+        f32_of("est.spk")?,
+        f32_of("est.cond")?,
+    );
+    let v = est.forward_tr(&x, &mu, &[0.0], Some(&[0.5]), &spk, &cond)?;
+    out.push(compare(
+        "turbo.meanflow.estimator",
+        &v,
+        fx.get("est.v")?,
+        TOL_F32,
+    )?);
+
+    let mel = flow
+        .decoder
+        .forward(&f32_of("cfm.z")?, &mu, &spk, &cond, &|| false)?;
+    out.push(compare(
+        "turbo.meanflow.cfm_2_steps",
+        &mel,
+        fx.get("cfm.mel")?,
+        TOL_F32,
+    )?);
+
+    let prompt = ids(&fx, "flow.in.prompt_token")?;
+    let tokens = ids(&fx, "flow.in.token")?;
+    let embedding = f32_of("flow.in.embedding")?;
+    let z = f32_of("flow.in.z")?;
+    for name in ["even", "odd"] {
+        let mel = flow.inference(
+            &tokens,
+            &prompt,
+            &f32_of(&format!("flow.{name}.prompt_feat"))?,
+            &embedding,
+            &z,
+            &|| false,
+        )?;
+        out.push(compare(
+            &format!("turbo.meanflow.flow_{name}_prompt"),
+            &mel,
+            fx.get(&format!("flow.{name}.mel"))?,
+            TOL_F32,
+        )?);
     }
     Ok(out)
 }
