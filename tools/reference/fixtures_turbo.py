@@ -285,3 +285,85 @@ def turbo_meanflow(rng, out, seed):
 
 
 FIXTURES.append(turbo_meanflow)
+
+
+# ------------------------------------------------------------------------------------------------
+# Text: the Turbo punc_norm and the GPT-2 byte-level BPE built by transformers' AutoTokenizer.
+
+# Paralinguistic tags (the third-party list of the released added tokens); a few get lstrip /
+# rstrip flags so that both behaviours are exercised.
+TAGS = ["[laugh]", "[chuckle]", "[sigh]", "[gasp]", "[clear throat]", "[happy]", "[surprised]", "[whispering]",
+        "[crying]", "[dramatic]", "[shush]", "[cough]", "[groan]", "[sniff]", "[angry]", "[fear]", "[sarcastic]",
+        "[narration]", "[advertisement]"]
+STRIPPED = {"[sniff]": (True, False), "[groan]": (False, True), "[fear]": (True, True)}
+
+TURBO_TEXTS = [
+    "hello... world; yes - no: ok\u2026",
+    "end with ellipsis...",
+    "[laugh] that is funny",
+    "Hi [laugh] there",
+    "Oh no [sigh] [cough] not again",
+    "trailing tag [chuckle]",
+    "[clear throat] Ahem, may I have your attention?",
+    "no space[gasp]between",
+    "a [sniff] b [groan] c [fear] d",
+    "tags[sniff]glued[groan]on[fear]both",
+    "Unknown [tag] stays text",
+    "The <|endoftext|> marker inside",
+    "Prices: $3.50, 12% off, 2024-05-01 at 10:30.",
+    "  Leading and trailing spaces  ",
+    "Caf\u00e9, na\u00efve, \u00fcber, \u65e5\u672c\u8a9e and emoji \U0001f600!",
+    "Tabs\tand\nnewlines",
+    "It\u2019s \u201cquoted\u201d \u2014 with dashes \u2013 here",
+    "Don't stop; won't stop - can't stop.",
+    "[whispering] psst... [surprised] what?!",
+]
+
+
+def turbo_text(rng, out, seed):
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import AutoTokenizer
+
+    from chatterbox.tts_turbo import punc_norm as punc_norm_turbo
+    from fixtures_frontend import CORPUS, TEXTS
+
+    d = out / "turbo_tokenizer"
+    d.mkdir(parents=True, exist_ok=True)
+    bpe = ByteLevelBPETokenizer(add_prefix_space=False)
+    words = CORPUS.split()
+    rng.shuffle(words)
+    bpe.train_from_iterator([CORPUS, " ".join(words)], vocab_size=600, min_frequency=2, show_progress=False)
+    bpe.save_model(str(d))
+    vocab = json.loads((d / "vocab.json").read_text(encoding="utf-8"))
+    eos = len(vocab)
+    vocab["<|endoftext|>"] = eos
+    (d / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    added = {t: eos + 1 + i for i, t in enumerate(TAGS)}
+    decoder = {str(eos): dict(content="<|endoftext|>", lstrip=False, normalized=True, rstrip=False,
+                              single_word=False, special=True)}
+    for t, i in added.items():
+        ls, rs = STRIPPED.get(t, (False, False))
+        decoder[str(i)] = dict(content=t, lstrip=ls, normalized=True, rstrip=rs, single_word=False, special=False)
+    (d / "added_tokens.json").write_text(json.dumps(added, indent=1) + "\n")
+    (d / "tokenizer_config.json").write_text(json.dumps(dict(
+        add_bos_token=False, add_prefix_space=False, added_tokens_decoder=decoder, bos_token="<|endoftext|>",
+        clean_up_tokenization_spaces=False, eos_token="<|endoftext|>", errors="replace", model_max_length=256,
+        pad_token=None, tokenizer_class="GPT2Tokenizer", unk_token="<|endoftext|>"), indent=1) + "\n")
+    (d / "special_tokens_map.json").write_text(json.dumps(dict(
+        bos_token="<|endoftext|>", eos_token="<|endoftext|>", unk_token="<|endoftext|>"), indent=1) + "\n")
+
+    # As ChatterboxTurboTTS.from_local / generate use it (tts_turbo.py:172-176, 270-272).
+    tok = AutoTokenizer.from_pretrained(str(d))
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token
+    cases = []
+    for text in TURBO_TEXTS + TEXTS:
+        norm = punc_norm_turbo(text)
+        ids = tok(norm, return_tensors="pt", padding=True, truncation=True).input_ids[0].tolist()
+        cases.append({"input": text, "normalized": norm, "ids": ids})
+    assert any(len(c["ids"]) == 256 for c in cases), "no case reaches the truncation length"
+    (out / "turbo_text_cases.json").write_text(json.dumps(dict(
+        vocab_len=len(tok), cases=cases), ensure_ascii=False, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+
+
+FIXTURES.append(turbo_text)

@@ -60,4 +60,5 @@ parity_tests!(
     turbo_t3,
     turbo_sampling,
     turbo_meanflow,
+    turbo_text,
 );

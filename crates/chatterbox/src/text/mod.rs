@@ -1,7 +1,12 @@
-//! Text front end: `punc_norm` exactly as the reference, and the English tokenizer.
+//! Text front end: `punc_norm` exactly as the reference, and the English tokenizer; for
+//! Chatterbox-Turbo its `punc_norm` variant and the GPT-2 byte-level BPE.
 
+mod gpt2_tokenizer;
 mod punc_norm;
 mod tokenizer;
 
-pub use punc_norm::punc_norm;
+pub use gpt2_tokenizer::{
+    Gpt2Tokenizer, ADDED_TOKENS_FILE, MERGES_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE,
+};
+pub use punc_norm::{punc_norm, punc_norm_turbo};
 pub use tokenizer::{EnTokenizer, EOT, SOT};

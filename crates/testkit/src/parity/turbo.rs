@@ -14,11 +14,13 @@ use crate::{Error, Result};
 use chatterbox::models::s3gen::{EstimatorConfig, Flow, FlowConfig};
 use chatterbox::models::t3::{Gpt2Cache, SamplingParams, T3Cond, T3Turbo, T3TurboConfig};
 use chatterbox::sampling;
+use chatterbox::text::{punc_norm_turbo, Gpt2Tokenizer};
 
 pub(super) const CHECKS: &[(&str, Check)] = &[
     ("turbo_t3", check_turbo_t3),
     ("turbo_sampling", check_turbo_sampling),
     ("turbo_meanflow", check_turbo_meanflow),
+    ("turbo_text", check_turbo_text),
 ];
 
 /// Arguments of `T3.inference_turbo` for one run.
@@ -324,4 +326,50 @@ fn check_turbo_meanflow(dir: &Path) -> Result<Vec<Report>> {
         )?);
     }
     Ok(out)
+}
+
+#[derive(serde::Deserialize)]
+struct TextCase {
+    input: String,
+    normalized: String,
+    ids: Vec<u32>,
+}
+
+#[derive(serde::Deserialize)]
+struct TextCases {
+    vocab_len: usize,
+    cases: Vec<TextCase>,
+}
+
+/// The Turbo `punc_norm` and the GPT-2 tokenizer (built from the directory's files as
+/// `AutoTokenizer` does) on a battery of strings with tags, spaces, digits and non-ASCII (exact).
+fn check_turbo_text(dir: &Path) -> Result<Vec<Report>> {
+    let tc: TextCases = read_json(dir, "turbo_text_cases.json")?;
+    let tok = Gpt2Tokenizer::from_dir(&dir.join("turbo_tokenizer"))?;
+    let (mut bad_norm, mut bad_ids) = (0, 0);
+    let (mut first_norm, mut first_ids) = (None, None);
+    for c in &tc.cases {
+        let n = punc_norm_turbo(&c.input);
+        if n != c.normalized {
+            bad_norm += 1;
+            first_norm
+                .get_or_insert_with(|| format!("{:?} -> {n:?}, want {:?}", c.input, c.normalized));
+        }
+        let ids = tok.encode(&c.normalized)?;
+        if ids != c.ids {
+            bad_ids += 1;
+            first_ids
+                .get_or_insert_with(|| format!("{:?} -> {ids:?}, want {:?}", c.normalized, c.ids));
+        }
+    }
+    Ok(vec![
+        exact("turbo.text.punc_norm", bad_norm, tc.cases.len(), first_norm),
+        exact("turbo.text.tokenizer", bad_ids, tc.cases.len(), first_ids),
+        exact(
+            "turbo.text.vocab_len",
+            usize::from(tok.vocab_size() != tc.vocab_len),
+            1,
+            Some(format!("{} vs {}", tok.vocab_size(), tc.vocab_len)),
+        ),
+    ])
 }
