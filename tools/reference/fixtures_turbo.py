@@ -367,3 +367,45 @@ def turbo_text(rng, out, seed):
 
 
 FIXTURES.append(turbo_text)
+
+
+# ------------------------------------------------------------------------------------------------
+# Loudness normalisation (pyloudnorm 0.2.0 through ChatterboxTurboTTS.norm_loudness).
+
+def turbo_loudness(rng, out, seed):
+    import pyloudnorm
+
+    from chatterbox.tts_turbo import ChatterboxTurboTTS
+    from fxcommon import speechlike
+
+    sr = 24000
+    f16 = lambda x: x.astype(np.float16).astype(np.float32)  # inputs saved exactly as float16
+    sig = {
+        "speech": f16(speechlike(rng, sr, 1.5)),
+        "quiet_speech": f16(0.01 * speechlike(rng, sr, 1.3)),
+        "loud_tone": f16(0.9 * np.sin(2 * np.pi * 440 * np.arange(int(0.85 * sr)) / sr)),
+        "gated_bursts": f16(np.concatenate([speechlike(rng, sr, 0.5, silence=False),
+                                            1e-5 * rng.standard_normal(int(0.8 * sr)),
+                                            0.05 * speechlike(rng, sr, 0.37, silence=False)])),
+        "one_block": f16(0.2 * rng.standard_normal(int(0.4 * sr))),
+        "half_even": f16(0.3 * rng.standard_normal(int(0.45 * sr))),
+        "silence": np.zeros(sr // 2, dtype=np.float32),
+        "too_short": f16(0.3 * rng.standard_normal(int(0.3 * sr))),
+    }
+    t = {}
+    meta = {}
+    for name, x in sig.items():
+        try:
+            lufs = float(pyloudnorm.Meter(sr).integrated_loudness(x))
+        except ValueError:
+            lufs = None
+        y = ChatterboxTurboTTS.norm_loudness(None, x.copy(), sr)
+        assert y.dtype == np.float32
+        t[f"{name}.in"] = torch.from_numpy(x).half()
+        t[f"{name}.out"] = torch.from_numpy(np.ascontiguousarray(y))
+        meta[name] = None if lufs is None or not np.isfinite(lufs) else lufs
+    save(out / "turbo_loudness.safetensors", t, seed)
+    (out / "turbo_loudness.json").write_text(json.dumps(meta, indent=1) + "\n")
+
+
+FIXTURES.append(turbo_loudness)

@@ -61,4 +61,5 @@ parity_tests!(
     turbo_sampling,
     turbo_meanflow,
     turbo_text,
+    turbo_loudness,
 );

@@ -11,6 +11,7 @@ use std::path::Path;
 use super::{compare, exact, Check, Fixture, Report, TOL_F32};
 use crate::manifest::Recorder;
 use crate::{Error, Result};
+use chatterbox::audio::loudness;
 use chatterbox::models::s3gen::{EstimatorConfig, Flow, FlowConfig};
 use chatterbox::models::t3::{Gpt2Cache, SamplingParams, T3Cond, T3Turbo, T3TurboConfig};
 use chatterbox::sampling;
@@ -21,6 +22,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("turbo_sampling", check_turbo_sampling),
     ("turbo_meanflow", check_turbo_meanflow),
     ("turbo_text", check_turbo_text),
+    ("turbo_loudness", check_turbo_loudness),
 ];
 
 /// Arguments of `T3.inference_turbo` for one run.
@@ -372,4 +374,53 @@ fn check_turbo_text(dir: &Path) -> Result<Vec<Report>> {
             Some(format!("{} vs {}", tok.vocab_size(), tc.vocab_len)),
         ),
     ])
+}
+
+/// pyloudnorm's integrated loudness (to 1e-6 LU; `null` = not measurable or −inf) and
+/// `norm_loudness`'s output (to −27 LUFS, unchanged for silence and clips under 400 ms).
+fn check_turbo_loudness(dir: &Path) -> Result<Vec<Report>> {
+    let fx = Fixture::open(dir, "turbo_loudness")?;
+    let lufs: BTreeMap<String, Option<f64>> = read_json(dir, "turbo_loudness.json")?;
+    let mut out = Vec::new();
+    let (mut worst, mut note) = (0f64, None);
+    for (name, want) in &lufs {
+        let x = fx.vec(&format!("{name}.in"))?;
+        let got = loudness::integrated_loudness(&x, 24000).filter(|l| l.is_finite());
+        match (got, want) {
+            (Some(g), Some(w)) => worst = worst.max((g - w).abs()),
+            (None, None) => {}
+            _ => {
+                worst = f64::INFINITY;
+                note.get_or_insert_with(|| format!("{name}: {got:?} vs {want:?}"));
+            }
+        }
+        let mut y = x.clone();
+        loudness::normalize_loudness(&mut y, 24000, loudness::TURBO_TARGET_LUFS);
+        out.push(compare_vec_f32(
+            &format!("turbo.loudness.{name}_normalized"),
+            &y,
+            fx.get(&format!("{name}.out"))?,
+        )?);
+    }
+    out.insert(
+        0,
+        Report {
+            module: "turbo.loudness.lufs".into(),
+            max_abs: worst as f32,
+            scale: 1.0,
+            tol: 1e-6,
+            note,
+        },
+    );
+    Ok(out)
+}
+
+fn compare_vec_f32(name: &str, got: &[f32], want: &Tensor) -> Result<Report> {
+    let g = Tensor::from_slice(got, got.len(), &Device::Cpu)?;
+    let mut r = compare(name, &g, &want.flatten_all()?, TOL_F32)?;
+    // Silence stays silence: an all-zero reference has scale 0, so demand exact equality.
+    if r.scale == 0.0 && r.max_abs == 0.0 {
+        r.scale = 1.0;
+    }
+    Ok(r)
 }
