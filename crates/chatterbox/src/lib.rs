@@ -31,7 +31,7 @@ pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
 pub use pipeline::{
     load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, ParamKind, ParamSpec,
-    Variant, HUB_REPO,
+    Variant, HUB_REPO, TURBO_HUB_REPO,
 };
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex

@@ -43,7 +43,8 @@ impl TurboRun {
             top_p: self.top_p,
             top_k: Some(self.top_k),
             repetition_penalty: self.repetition_penalty,
-            max_new_tokens: self.max_gen_len,
+            // One token from the prefill, then `max_gen_len` steps.
+            max_new_tokens: self.max_gen_len + 1,
             // Turbo ignores both; set them off the defaults to prove it.
             min_p: 0.5,
             cfg_weight: 0.5,

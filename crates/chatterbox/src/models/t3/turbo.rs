@@ -193,9 +193,10 @@ impl T3Turbo {
         Ok(Tensor::cat(&out, 1)?)
     }
 
-    /// Stream speech tokens with a seeded RNG (`params.seed`). `params.max_new_tokens` is the
-    /// reference's `max_gen_len`: decoding steps after the first token (so at most
-    /// `max_new_tokens + 1` tokens). `min_p` and `cfg_weight` are not used by Turbo.
+    /// Stream speech tokens with a seeded RNG (`params.seed`): at most `params.max_new_tokens`
+    /// tokens (the reference's `inference_turbo(max_gen_len = m)` is `max_new_tokens = m + 1`:
+    /// one token from the prefill, then up to `m` decoding steps). `min_p` and `cfg_weight` are
+    /// not used by Turbo.
     pub fn generate<'a>(
         &'a self,
         cond: &T3Cond,
@@ -218,7 +219,8 @@ impl T3Turbo {
         let cond_emb = self.prepare_conditioning(cond)?;
         let prefix = self.prefix_embeds(&cond_emb, text_tokens)?;
         let plen = prefix.dim(1)?;
-        if plen + params.max_new_tokens > self.cfg.gpt2.n_positions {
+        // The last token is never fed back.
+        if plen + params.max_new_tokens.saturating_sub(1) > self.cfg.gpt2.n_positions {
             return Err(Error::InvalidArgument(format!(
                 "a prefix of {plen} positions plus {} new tokens exceeds GPT-2's {} positions",
                 params.max_new_tokens, self.cfg.gpt2.n_positions
@@ -233,7 +235,7 @@ impl T3Turbo {
             logits: Some(l.i((0, plen - 1))?),
             pending: None,
             out: Vec::new(),
-            done: false,
+            done: params.max_new_tokens == 0,
             uniform: Box::new(uniform),
         })
     }
@@ -278,7 +280,7 @@ impl TurboTokenStream<'_> {
         self.out.push(tok);
         let first = self.out.len() == 1;
         if (!first && tok == self.t3.cfg.stop_speech_token)
-            || self.out.len() > self.params.max_new_tokens
+            || self.out.len() >= self.params.max_new_tokens
         {
             self.done = true;
         } else {
