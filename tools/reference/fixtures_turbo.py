@@ -409,3 +409,65 @@ def turbo_loudness(rng, out, seed):
 
 
 FIXTURES.append(turbo_loudness)
+
+
+# ------------------------------------------------------------------------------------------------
+# Voice: ChatterboxTurboTTS.prepare_conditionals with the reduced conditioning networks.
+
+def turbo_cond(rng, out, seed):
+    """`ChatterboxTurboTTS.prepare_conditionals` (the real method on a stand-in `self`) with the
+    reduced S3 tokenizer / voice encoder / CAMPPlus of fixtures_cond.py, loaded from the
+    `cond_weights.safetensors` that producer writes (so no second copy of the weights). The clip
+    is a quiet 16.2 s recording stored at 8 kHz (small), so `librosa.load(sr=24000)` resamples,
+    the loudness normalisation applies a large gain, and both the 10 s (S3Gen) and 15 s (T3
+    prompt) crops bite."""
+    import types
+
+    import librosa
+    import soundfile as sf
+    from safetensors.torch import load_file
+
+    from chatterbox.models.s3gen.s3gen import S3Token2Mel, mel_spectrogram
+    from chatterbox.tts_turbo import ChatterboxTurboTTS
+    from fixtures_cond import build
+    from fxcommon import speechlike
+
+    tok, ve, cam = build(torch.Generator().manual_seed(0))
+    w = load_file(str(out / "cond_weights.safetensors"))
+    for prefix, module in (("tokenizer.", tok), ("speaker_encoder.", cam), ("ve.", ve)):
+        sd = {k[len(prefix):]: v.float() for k, v in w.items() if k.startswith(prefix)}
+        missing, unexpected = module.load_state_dict(sd, strict=False)
+        assert not unexpected, unexpected
+        assert all(k.endswith("num_batches_tracked") or k in ("_mel_filters", "window") for k in missing), missing
+    for m in (tok, ve, cam):
+        m.eval()
+
+    clip = np.concatenate([speechlike(rng, 8000, 9.1), speechlike(rng, 8000, 7.1)]) * 0.07
+    path = out / "turbo_ref.wav"
+    sf.write(str(path), clip.astype(np.float32), 8000, subtype="PCM_16")
+
+    fake_s3gen = types.SimpleNamespace(tokenizer=tok, speaker_encoder=cam, mel_extractor=mel_spectrogram,
+                                       device=torch.device("cpu"), dtype=torch.float32)
+    fake_s3gen.embed_ref = lambda w, sr, device="auto": S3Token2Mel.embed_ref(fake_s3gen, w, sr, device=device)
+    fake = types.SimpleNamespace(
+        s3gen=fake_s3gen, ve=ve, device="cpu",
+        t3=types.SimpleNamespace(hp=types.SimpleNamespace(speech_cond_prompt_len=375)),
+        ENC_COND_LEN=ChatterboxTurboTTS.ENC_COND_LEN, DEC_COND_LEN=ChatterboxTurboTTS.DEC_COND_LEN)
+    fake.norm_loudness = lambda wav, sr, target_lufs=-27: ChatterboxTurboTTS.norm_loudness(fake, wav, sr, target_lufs)
+    with torch.inference_mode():
+        ChatterboxTurboTTS.prepare_conditionals(fake, str(path), exaggeration=0.0)
+    t3, g = fake.conds.t3, fake.conds.gen
+    loaded, _ = librosa.load(str(path), sr=24000)
+    assert len(loaded) > 15 * 24000 and len(fake.conds.t3.cond_prompt_speech_tokens[0]) > 150
+    save(out / "turbo_cond.safetensors", {
+        "t3.speaker_emb": t3.speaker_emb,
+        "t3.cond_prompt_speech_tokens": t3.cond_prompt_speech_tokens,
+        "t3.emotion_adv": t3.emotion_adv,
+        "gen.prompt_token": g["prompt_token"],
+        "gen.prompt_token_len": g["prompt_token_len"],
+        "gen.prompt_feat": g["prompt_feat"],
+        "gen.embedding": g["embedding"],
+    }, seed)
+
+
+FIXTURES.append(turbo_cond)

@@ -62,4 +62,5 @@ parity_tests!(
     turbo_meanflow,
     turbo_text,
     turbo_loudness,
+    turbo_prepare_conditionals,
 );

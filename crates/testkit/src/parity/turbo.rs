@@ -23,6 +23,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("turbo_meanflow", check_turbo_meanflow),
     ("turbo_text", check_turbo_text),
     ("turbo_loudness", check_turbo_loudness),
+    ("turbo_prepare_conditionals", check_turbo_cond),
 ];
 
 /// Arguments of `T3.inference_turbo` for one run.
@@ -424,4 +425,18 @@ fn compare_vec_f32(name: &str, got: &[f32], want: &Tensor) -> Result<Report> {
         r.scale = 1.0;
     }
     Ok(r)
+}
+
+/// `ChatterboxTurboTTS.prepare_conditionals` end to end (decode + resample to 24 kHz, > 5 s rule,
+/// loudness normalisation, 10 s S3Gen reference, 15 s / 375-token T3 prompt, voice encoder on the
+/// whole clip) with the reduced conditioning networks of the `cond_*` fixtures.
+fn check_turbo_cond(dir: &Path) -> Result<Vec<Report>> {
+    use chatterbox::audio::{self, DecodeLimits};
+    let fx = Fixture::open(dir, "turbo_cond")?;
+    let m = super::cond::models(dir)?;
+    let bytes = std::fs::read(dir.join("turbo_ref.wav"))
+        .map_err(|e| Error::io("reading turbo_ref.wav", e))?;
+    let wav24 = audio::load(&bytes, chatterbox::S3GEN_SR, &DecodeLimits::default())?.samples;
+    let conds = m.prepare_conditionals_turbo(&wav24, 0.0, true)?;
+    super::cond::compare_conds("turbo.prepare_conditionals", &conds, &fx, true, "gen")
 }
