@@ -222,7 +222,7 @@ test("the UI reads only documented /info fields, needs only required ones, accep
 const NOT_SAMPLING = new Set(["text", "session_id", "voice", "voice_prompt"]);
 
 function samplingSchema(mediaType) {
-  const props = openapi.paths["/synthesize"].post.requestBody.content[mediaType].schema.properties;
+  const props = deref(openapi.paths["/synthesize"].post.requestBody.content[mediaType].schema).properties;
   return Object.fromEntries(Object.entries(props).filter(([k]) => !NOT_SAMPLING.has(k)));
 }
 
@@ -284,13 +284,14 @@ test("the reference's sampling defaults", () => {
 });
 
 test("the error and response shapes the UI reads are documented", () => {
-  const { Error: err, SynthesizeResponse: ok } = openapi.components.schemas;
-  assert.deepEqual(err.properties.error.required.sort(), ["code", "message"]);
+  const { ErrorResponse: err, SynthesizeResponse: ok } = schemas;
+  assert.deepEqual(deref(err.properties.error).required.sort(), ["code", "message"]);
   for (const k of ["session_id", "play_url", "duration", "sample_rate", "voice", "timings"]) {
     assert.ok(ok.required.includes(k), `SynthesizeResponse.${k} is required`);
   }
-  assert.ok(ok.properties.timings.properties.total_s);
-  assert.ok(ok.properties.timings.properties.rtf);
+  const timings = deref(ok.properties.timings);
+  assert.ok(timings.properties.total_s);
+  assert.ok(timings.properties.rtf);
   const play = openapi.paths["/play/{sid}"].get;
   assert.ok(play.parameters.some((p) => p.in === "header" && p.name === "Range"));
   assert.ok(play.responses["206"]);

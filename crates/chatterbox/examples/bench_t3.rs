@@ -3,35 +3,31 @@
 //! `--turbo`, T3 Turbo (GPT-2 medium, 24 layers, batch 1): prefix 1 + 375 prompt + 30 text + 1
 //! BOS = 407 positions, as in the reference measurement.
 //!
-//!     cargo run --release --example bench_t3 [-- STEPS] [--turbo]
+//!     cargo run --release --example bench_t3 [-- STEPS [none|q8|q4]] [--turbo]
 //!
 //! Reports the prefill time and ms per generated token (backbone + speech head + CFG + sampling).
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]
 mod rss;
+#[path = "common/t3_weights.rs"]
+mod t3_weights;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use chatterbox::models::t3::{SamplingParams, T3Cond, T3Config, T3Turbo, T3TurboConfig, T3};
-use chatterbox_testkit::manifest;
 
-fn turbo(steps: usize) -> anyhow::Result<()> {
+fn turbo(steps: usize, quantization: chatterbox::Quantization) -> anyhow::Result<()> {
     let dev = Device::Cpu;
     let cfg = T3TurboConfig::turbo();
     let t0 = Instant::now();
-    let mut ws = HashMap::new();
-    for (key, shape) in manifest::parse(manifest::T3_TURBO)? {
-        let t = if key.contains(".ln_") && key.ends_with(".weight") {
-            Tensor::ones(shape, DType::F32, &dev)?
-        } else {
-            Tensor::randn(0f32, 0.02, shape, &dev)?
-        };
-        ws.insert(key, t);
-    }
-    let t3 = T3Turbo::new(&cfg, &VarBuilder::from_tensors(ws, DType::F32, &dev))?;
+    let ws = t3_weights::released_t3_turbo_weights(&dev)?;
+    let t3 = T3Turbo::new_quantized(
+        &cfg,
+        &VarBuilder::from_tensors(ws, DType::F32, &dev),
+        quantization,
+    )?;
     println!(
         "random weights built in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -68,7 +64,8 @@ fn turbo(steps: usize) -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
     println!(
-        "T3 Turbo full config, batch 1, prefix {context}: prefill {:.0} ms; decode step: mean {:.1} ms, median {:.1} ms, min {:.1} ms over {} steps",
+        "T3 Turbo full config ({}), batch 1, prefix {context}: prefill {:.0} ms; decode step: mean {:.1} ms, median {:.1} ms, min {:.1} ms over {} steps",
+        quantization.name(),
         prefill.as_secs_f64() * 1e3,
         mean,
         times.get(times.len() / 2).copied().unwrap_or(f64::NAN),
@@ -80,28 +77,26 @@ fn turbo(steps: usize) -> anyhow::Result<()> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let steps: usize = std::env::args()
-        .skip(1)
-        .find(|a| !a.starts_with("--"))
+    let is_turbo = std::env::args().any(|a| a == "--turbo");
+    let mut args = std::env::args().skip(1).filter(|a| a != "--turbo");
+    let steps: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(20);
+    let quantization: chatterbox::Quantization = args
+        .next()
         .map(|s| s.parse())
         .transpose()?
-        .unwrap_or(20);
-    if std::env::args().any(|a| a == "--turbo") {
-        return turbo(steps);
+        .unwrap_or_default();
+    if is_turbo {
+        return turbo(steps, quantization);
     }
     let dev = Device::Cpu;
     let cfg = T3Config::english();
     let t0 = Instant::now();
-    let mut ws = HashMap::new();
-    for (key, shape) in manifest::parse(manifest::T3_CFG)? {
-        let t = if key.ends_with("norm.weight") || key.ends_with("layernorm.weight") {
-            Tensor::ones(shape, DType::F32, &dev)?
-        } else {
-            Tensor::randn(0f32, 0.02, shape, &dev)?
-        };
-        ws.insert(key, t);
-    }
-    let t3 = T3::new(&cfg, &VarBuilder::from_tensors(ws, DType::F32, &dev))?;
+    let ws = t3_weights::released_t3_weights(&dev)?;
+    let t3 = T3::new_quantized(
+        &cfg,
+        &VarBuilder::from_tensors(ws, DType::F32, &dev),
+        quantization,
+    )?;
     println!(
         "random weights built in {:.1} s",
         t0.elapsed().as_secs_f64()
@@ -138,7 +133,8 @@ fn main() -> anyhow::Result<()> {
     times.sort_by(f64::total_cmp);
     let mean = times.iter().sum::<f64>() / times.len().max(1) as f64;
     println!(
-        "T3 full config, CFG batch 2, context {context}: prefill {:.0} ms; decode step: mean {:.1} ms, median {:.1} ms, min {:.1} ms over {} steps",
+        "T3 full config ({}), CFG batch 2, context {context}: prefill {:.0} ms; decode step: mean {:.1} ms, median {:.1} ms, min {:.1} ms over {} steps",
+        quantization.name(),
         prefill.as_secs_f64() * 1e3,
         mean,
         times.get(times.len() / 2).copied().unwrap_or(f64::NAN),

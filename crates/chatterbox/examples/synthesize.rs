@@ -2,7 +2,8 @@
 //!
 //! `cargo run --release --example synthesize -- --model-dir DIR --text "..." [--voice clip.wav]
 //!  [--model original|turbo] [--seed N] [--exaggeration X] [--cfg-weight X] [--temperature X]
-//!  [--top-p X] [--top-k N] [--min-p X] [--repetition-penalty X] [--max-new-tokens N] --out out.wav`
+//!  [--top-p X] [--top-k N] [--min-p X] [--repetition-penalty X] [--max-new-tokens N]
+//!  [--quantize none|q8|q4] --out out.wav`
 //!
 //! The model variant is detected from the directory (or named with `--model`, which also picks the
 //! hub repository without `--model-dir`); unset parameters take that variant's defaults, and
@@ -22,6 +23,7 @@ fn run() -> Result<(), String> {
     let mut variant = None;
     // (parameter name, value), applied over the variant's defaults once the model is loaded.
     let mut set: Vec<(String, String)> = Vec::new();
+    let mut opts = chatterbox::LoadOptions::default();
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut val = || args.next().ok_or_else(|| format!("{a} needs a value"));
@@ -31,6 +33,7 @@ fn run() -> Result<(), String> {
             "--text" => text = Some(val()?),
             "--voice" => voice = Some(PathBuf::from(val()?)),
             "--out" => out = Some(PathBuf::from(val()?)),
+            "--quantize" => opts.quantization = val()?.parse().map_err(|e| format!("{e}"))?,
             flag if flag.starts_with("--") => {
                 set.push((flag[2..].replace('-', "_"), val()?));
             }
@@ -41,8 +44,8 @@ fn run() -> Result<(), String> {
     let out = out.ok_or("--out is required")?;
     let t0 = Instant::now();
     let model = match model_dir {
-        Some(d) => Chatterbox::load_variant(&d, variant),
-        None => Chatterbox::from_hub_variant(variant.unwrap_or(Variant::Original)),
+        Some(d) => Chatterbox::load_variant_with(&d, variant, &opts),
+        None => Chatterbox::from_hub_variant_with(variant.unwrap_or(Variant::Original), &opts),
     }
     .map_err(|e| e.to_string())?;
     let variant = model.variant();

@@ -22,7 +22,7 @@ pub mod dsp;
 mod error;
 pub mod kernels;
 pub mod models;
-pub(crate) mod nn;
+pub mod nn;
 pub mod pipeline;
 pub mod sampling;
 pub mod text;
@@ -30,8 +30,8 @@ pub mod text;
 pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
 pub use pipeline::{
-    load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, ParamKind, ParamSpec,
-    Variant, HUB_REPO, TURBO_HUB_REPO,
+    load_voice, save_voice, Chatterbox, Conditionals, GenerateParams, LoadOptions, ParamKind,
+    ParamSpec, Quantization, Variant, HUB_REPO, TURBO_HUB_REPO,
 };
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex

@@ -42,7 +42,9 @@ fn turbo_directory_is_detected_and_generates() -> anyhow::Result<()> {
     assert_eq!(Variant::detect(&dir)?, Variant::Turbo);
     assert_eq!(model.variant(), Variant::Turbo);
     // A directory cannot be loaded as the other variant.
-    assert!(Chatterbox::load_variant(&dir, Some(Variant::Original)).is_err());
+    assert!(
+        Chatterbox::load_variant_with(&dir, Some(Variant::Original), &Default::default()).is_err()
+    );
 
     let text = "Hello there [laugh] how are you?";
     let wav = model.generate(text, None, &params(8), &|| false)?;

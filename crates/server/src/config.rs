@@ -73,6 +73,10 @@ pub struct Config {
     /// Sessions untouched for longer than this are deleted by the cleanup task, in seconds.
     #[arg(long, env = "CHATTERBOX_MAX_AGE_SECONDS", default_value_t = 3600)]
     pub max_age_seconds: u64,
+    /// Precision of T3's backbone weights: `none` (f32, the reference's arithmetic), `q8` or `q4`
+    /// (quantized at load: less memory, faster decoding; fidelity in docs/performance.md).
+    #[arg(long, env = "CHATTERBOX_QUANTIZE", default_value = "none")]
+    pub quantize: chatterbox::Quantization,
     /// Log format.
     #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

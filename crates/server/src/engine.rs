@@ -1,18 +1,38 @@
 //! The model runs on dedicated worker threads fed by a bounded queue; HTTP threads never run
-//! candle. A full queue is answered at once (429); a request that times out or whose client goes
-//! away is cancelled through a flag the pipeline polls between T3 decoding steps, S3Gen's Euler
-//! steps and the vocoder's stages.
+//! candle. A full queue is answered at once ([`EngineError::QueueFull`]); a job that times out or
+//! whose [`Job`] handle is dropped (client gone) is cancelled through a flag the model polls between
+//! steps. A job replies with a stream of [`Event`]s: the voice it prepared (if any), audio in one
+//! piece or several, then [`Event::Done`].
 
-use chatterbox::audio::Audio;
-use chatterbox::pipeline::{Chatterbox, Conditionals, GenerateParams};
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use chatterbox::{Audio, GenerateParams};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
-use tokio::sync::oneshot;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::error::ApiError;
+use crate::model::{SpeechModel, Voice};
+
+/// Why a job could not run or finish. The HTTP layer maps these in `error.rs`.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("the model is still loading")]
+    Loading,
+    #[error("the model failed to load: {0}")]
+    LoadFailed(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
+    #[error("the synthesis queue is full; retry later")]
+    QueueFull,
+    #[error("synthesis did not finish within {} s and was cancelled", .0.as_secs())]
+    Timeout(Duration),
+    #[error("synthesis failed unexpectedly")]
+    Panicked,
+    #[error("the synthesis worker stopped")]
+    WorkersGone,
+    #[error(transparent)]
+    Model(#[from] chatterbox::Error),
+}
 
 /// Readiness of the model.
 #[derive(Debug, Clone, PartialEq)]
@@ -24,102 +44,163 @@ pub enum EngineState {
 
 /// Which voice to speak in.
 pub enum VoiceInput {
-    /// The built-in voice (`conds.pt`).
-    Default,
-    /// Conditionals kept from an earlier upload.
-    Cached(Arc<Conditionals>),
-    /// A freshly uploaded clip (decoded, any rate).
+    /// The model's built-in voice.
+    Builtin,
+    /// A voice prepared earlier.
+    Prepared(Voice),
+    /// A freshly uploaded clip (decoded, any rate): the job prepares it first.
     Upload(Audio),
 }
 
 /// Where the time went, in seconds.
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Timings {
+#[derive(Debug, Clone, Default)]
+pub struct StageTimings {
     pub queue_s: f64,
     pub voice_s: f64,
     pub synthesis_s: f64,
 }
 
-pub struct Synthesis {
-    pub samples: Vec<f32>,
-    pub sample_rate: u32,
-    /// Conditionals computed from an upload, to keep in the session.
-    pub new_voice: Option<Arc<Conditionals>>,
-    pub timings: Timings,
+/// What a running job reports, in order.
+#[derive(Debug)]
+pub enum Event {
+    /// The voice prepared from an upload (to keep for the session).
+    VoicePrepared(Voice),
+    /// The next piece of audio.
+    Audio(Vec<f32>),
+    /// The job finished; nothing follows.
+    Done(StageTimings),
 }
 
-struct Job {
-    text: String,
-    voice: VoiceInput,
-    params: GenerateParams,
+/// One synthesis to run.
+pub struct JobRequest {
+    pub text: String,
+    pub voice: VoiceInput,
+    pub params: GenerateParams,
+}
+
+struct QueuedJob {
+    request: JobRequest,
     cancel: Arc<AtomicBool>,
     enqueued: Instant,
-    reply: oneshot::Sender<chatterbox::Result<Synthesis>>,
+    events: UnboundedSender<Result<Event, EngineError>>,
 }
 
-/// Sets the cancel flag when dropped (request finished, timed out, or its future was dropped
-/// because the client disconnected).
-struct CancelOnDrop(Arc<AtomicBool>);
+/// A queued or running job. Dropping it cancels the work.
+pub struct Job {
+    events: UnboundedReceiver<Result<Event, EngineError>>,
+    cancel: Arc<AtomicBool>,
+    deadline: tokio::time::Instant,
+    timeout: Duration,
+    sample_rate: u32,
+    finished: bool,
+}
 
-impl Drop for CancelOnDrop {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::SeqCst);
+impl Job {
+    /// Rate of the audio this job produces.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// The next event; `None` after [`Event::Done`] or an error. Past the deadline this is
+    /// [`EngineError::Timeout`] (and the work is cancelled).
+    pub async fn next(&mut self) -> Option<Result<Event, EngineError>> {
+        if self.finished {
+            return None;
+        }
+        let item = match tokio::time::timeout_at(self.deadline, self.events.recv()).await {
+            Ok(Some(item)) => item,
+            Ok(None) => Err(EngineError::WorkersGone),
+            Err(_) => {
+                self.cancel.store(true, Ordering::SeqCst);
+                Err(EngineError::Timeout(self.timeout))
+            }
+        };
+        self.finished = matches!(item, Ok(Event::Done(_)) | Err(_));
+        Some(item)
     }
 }
 
+impl Drop for Job {
+    fn drop(&mut self) {
+        // Finished, timed out, or the request future was dropped because the client went away.
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Sizes of the engine.
+#[derive(Debug, Clone, Copy)]
+pub struct EngineConfig {
+    /// Worker threads, each running one job at a time on the shared model.
+    pub workers: usize,
+    /// Jobs waiting for a worker beyond which new ones are refused.
+    pub max_queue: usize,
+    /// Longest a job may take, queueing included.
+    pub timeout: Duration,
+}
+
 pub struct Engine {
-    tx: Mutex<Option<SyncSender<Job>>>,
+    tx: Mutex<Option<SyncSender<QueuedJob>>>,
     state: Arc<RwLock<EngineState>>,
     depth: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
+    alive: Arc<AtomicUsize>,
+    sample_rate: Arc<AtomicU32>,
     timeout: Duration,
 }
 
 impl Engine {
-    /// Start loading the model in the background and spawn `workers` threads that serve the
-    /// queue once it is loaded. `threads` caps candle's CPU threads (0 = default).
-    pub fn start(
-        model_dir: Option<PathBuf>,
-        workers: usize,
-        max_queue: usize,
-        timeout: Duration,
-    ) -> Arc<Self> {
-        let (tx, rx) = sync_channel::<Job>(max_queue);
+    /// Load the model in the background with `load`, then serve the queue from `cfg.workers`
+    /// threads.
+    pub fn start<M, F>(load: F, cfg: EngineConfig) -> Arc<Self>
+    where
+        M: SpeechModel,
+        F: FnOnce() -> chatterbox::Result<M> + Send + 'static,
+    {
+        let (tx, rx) = sync_channel::<QueuedJob>(cfg.max_queue);
         let engine = Arc::new(Self {
             tx: Mutex::new(Some(tx)),
             state: Arc::new(RwLock::new(EngineState::Loading)),
             depth: Arc::new(AtomicUsize::new(0)),
             running: Arc::new(AtomicUsize::new(0)),
-            timeout,
+            alive: Arc::new(AtomicUsize::new(0)),
+            sample_rate: Arc::new(AtomicU32::new(0)),
+            timeout: cfg.timeout,
         });
-        let state = engine.state.clone();
-        let depth = engine.depth.clone();
-        let running = engine.running.clone();
-        let rx = Arc::new(Mutex::new(rx));
+        let shared = Shared {
+            rx: Arc::new(Mutex::new(rx)),
+            depth: engine.depth.clone(),
+            running: engine.running.clone(),
+            alive: engine.alive.clone(),
+        };
+        let (state, sample_rate) = (engine.state.clone(), engine.sample_rate.clone());
         let spawned = std::thread::Builder::new()
             .name("model-loader".into())
             .spawn(move || {
                 let t0 = Instant::now();
-                let loaded = match &model_dir {
-                    Some(dir) => Chatterbox::load(dir),
-                    None => Chatterbox::from_hub(),
-                };
-                let model = match loaded {
-                    Ok(m) => Arc::new(m),
-                    Err(e) => {
+                let model = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+                    Ok(Ok(m)) => Arc::new(m),
+                    Ok(Err(e)) => {
                         tracing::error!(error = %e, "model failed to load");
                         set_state(&state, EngineState::Failed(e.to_string()));
                         return;
                     }
+                    Err(_) => {
+                        tracing::error!("model loader panicked");
+                        set_state(&state, EngineState::Failed("the loader panicked".into()));
+                        return;
+                    }
                 };
                 tracing::info!(seconds = t0.elapsed().as_secs_f64(), "model loaded");
-                for i in 0..workers.max(1) {
-                    let (model, rx, depth, running) =
-                        (model.clone(), rx.clone(), depth.clone(), running.clone());
+                sample_rate.store(model.sample_rate(), Ordering::SeqCst);
+                for i in 0..cfg.workers.max(1) {
+                    let (model, shared) = (model.clone(), shared.clone());
+                    shared.alive.fetch_add(1, Ordering::SeqCst);
+                    let alive = shared.alive.clone();
                     let r = std::thread::Builder::new()
                         .name(format!("synth-{i}"))
-                        .spawn(move || worker(model, rx, depth, running));
+                        .spawn(move || worker(&*model, &shared));
                     if let Err(e) = r {
+                        alive.fetch_sub(1, Ordering::SeqCst);
                         tracing::error!(error = %e, "cannot spawn synthesis worker");
                     }
                 }
@@ -141,95 +222,66 @@ impl Engine {
         }
     }
 
-    /// Requests waiting for a worker.
+    /// Jobs waiting for a worker.
     pub fn queue_depth(&self) -> usize {
         self.depth.load(Ordering::SeqCst)
     }
 
-    /// Requests being synthesised right now.
+    /// Jobs running right now.
     pub fn in_flight(&self) -> usize {
         self.running.load(Ordering::SeqCst)
     }
 
     /// Stop accepting work; workers finish what is queued and exit.
     pub fn close(&self) {
-        if let Ok(mut tx) = self.tx.lock() {
-            tx.take();
+        crate::lock(&self.tx).take();
+    }
+
+    /// [`Engine::close`], then wait up to `grace` for the workers to exit.
+    pub async fn shutdown(&self, grace: Duration) {
+        self.close();
+        let t0 = Instant::now();
+        while self.alive.load(Ordering::SeqCst) > 0 && t0.elapsed() < grace {
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
-    /// Queue one synthesis and wait for it (bounded by the request timeout).
-    pub async fn synthesize(
-        &self,
-        text: String,
-        voice: VoiceInput,
-        params: GenerateParams,
-    ) -> Result<Synthesis, ApiError> {
+    /// Queue a job. Its [`Job`] handle yields the events; dropping the handle cancels it.
+    pub fn submit(&self, request: JobRequest) -> Result<Job, EngineError> {
         match self.state() {
             EngineState::Ready => {}
-            EngineState::Loading => {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "model_loading",
-                    "the model is still loading",
-                )
-                .with_retry_after(10))
-            }
-            EngineState::Failed(m) => {
-                return Err(ApiError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "model_failed",
-                    format!("the model failed to load: {m}"),
-                ))
-            }
+            EngineState::Loading => return Err(EngineError::Loading),
+            EngineState::Failed(m) => return Err(EngineError::LoadFailed(m)),
         }
         let cancel = Arc::new(AtomicBool::new(false));
-        let _guard = CancelOnDrop(cancel.clone());
-        let (reply, rx) = oneshot::channel();
-        let job = Job {
-            text,
-            voice,
-            params,
+        let (events, rx) = unbounded_channel();
+        let job = QueuedJob {
+            request,
             cancel: cancel.clone(),
             enqueued: Instant::now(),
-            reply,
+            events,
         };
         {
-            let tx = self
-                .tx
-                .lock()
-                .map_err(|_| ApiError::internal("queue poisoned"))?;
-            let tx = tx.as_ref().ok_or_else(|| {
-                ApiError::new(
-                    actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
-                    "shutting_down",
-                    "the server is shutting down",
-                )
-            })?;
+            let tx = crate::lock(&self.tx);
+            let tx = tx.as_ref().ok_or(EngineError::ShuttingDown)?;
             self.depth.fetch_add(1, Ordering::SeqCst);
             if let Err(e) = tx.try_send(job) {
                 self.depth.fetch_sub(1, Ordering::SeqCst);
                 return Err(match e {
-                    TrySendError::Full(_) => ApiError::queue_full(5),
-                    TrySendError::Disconnected(_) => {
-                        ApiError::internal("synthesis workers stopped")
-                    }
+                    TrySendError::Full(_) => EngineError::QueueFull,
+                    TrySendError::Disconnected(_) => EngineError::WorkersGone,
                 });
             }
         }
-        metrics::gauge!("chatterbox_queue_depth").set(self.queue_depth() as f64);
-        match tokio::time::timeout(self.timeout, rx).await {
-            Ok(Ok(r)) => r.map_err(ApiError::from),
-            Ok(Err(_)) => Err(ApiError::internal("synthesis worker dropped the request")),
-            Err(_) => Err(ApiError::new(
-                actix_web::http::StatusCode::GATEWAY_TIMEOUT,
-                "timeout",
-                format!(
-                    "synthesis did not finish within {} s and was cancelled",
-                    self.timeout.as_secs()
-                ),
-            )),
-        }
+        metrics::gauge!(crate::metrics::QUEUE_DEPTH).set(self.queue_depth() as f64);
+        Ok(Job {
+            events: rx,
+            cancel,
+            deadline: tokio::time::Instant::now() + self.timeout,
+            timeout: self.timeout,
+            sample_rate: self.sample_rate.load(Ordering::SeqCst),
+            finished: false,
+        })
     }
 }
 
@@ -240,50 +292,69 @@ fn set_state(state: &RwLock<EngineState>, s: EngineState) {
     }
 }
 
-fn worker(
-    model: Arc<Chatterbox>,
-    rx: Arc<Mutex<Receiver<Job>>>,
+/// What the workers share.
+#[derive(Clone)]
+struct Shared {
+    rx: Arc<Mutex<Receiver<QueuedJob>>>,
     depth: Arc<AtomicUsize>,
     running: Arc<AtomicUsize>,
-) {
-    loop {
-        let job = {
-            let Ok(rx) = rx.lock() else { return };
-            match rx.recv() {
-                Ok(j) => j,
-                Err(_) => return, // queue closed: shutdown
-            }
-        };
-        depth.fetch_sub(1, Ordering::SeqCst);
-        metrics::gauge!("chatterbox_queue_depth").set(depth.load(Ordering::SeqCst) as f64);
-        if job.cancel.load(Ordering::SeqCst) || job.reply.is_closed() {
-            continue; // client gone or timed out while queued: free the slot at once
-        }
-        running.fetch_add(1, Ordering::SeqCst);
-        let queue_s = job.enqueued.elapsed().as_secs_f64();
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            run_job(&model, &job, queue_s)
-        }))
-        .unwrap_or_else(|_| {
-            tracing::error!("synthesis panicked");
-            Err(chatterbox::Error::InvalidArgument(
-                "internal failure during synthesis".into(),
-            ))
-        });
-        running.fetch_sub(1, Ordering::SeqCst);
-        let _ = job.reply.send(result);
-    }
+    alive: Arc<AtomicUsize>,
 }
 
-fn run_job(model: &Chatterbox, job: &Job, queue_s: f64) -> chatterbox::Result<Synthesis> {
+fn worker<M: SpeechModel>(model: &M, shared: &Shared) {
+    loop {
+        let job = match crate::lock(&shared.rx).recv() {
+            Ok(j) => j,
+            Err(_) => break, // queue closed: shutdown
+        };
+        shared.depth.fetch_sub(1, Ordering::SeqCst);
+        metrics::gauge!(crate::metrics::QUEUE_DEPTH)
+            .set(shared.depth.load(Ordering::SeqCst) as f64);
+        if job.cancel.load(Ordering::SeqCst) || job.events.is_closed() {
+            continue; // client gone or timed out while queued: free the slot at once
+        }
+        shared.running.fetch_add(1, Ordering::SeqCst);
+        let queue_s = job.enqueued.elapsed().as_secs_f64();
+        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            run_job(model, &job, queue_s)
+        }));
+        shared.running.fetch_sub(1, Ordering::SeqCst);
+        let reply = match result {
+            Ok(Ok(timings)) => Ok(Event::Done(timings)),
+            Ok(Err(e)) => Err(EngineError::Model(e)),
+            Err(_) => {
+                tracing::error!("synthesis panicked");
+                Err(EngineError::Panicked)
+            }
+        };
+        let _ = job.events.send(reply);
+    }
+    shared.alive.fetch_sub(1, Ordering::SeqCst);
+}
+
+fn run_job<M: SpeechModel>(
+    model: &M,
+    job: &QueuedJob,
+    queue_s: f64,
+) -> chatterbox::Result<StageTimings> {
     let cancelled = || job.cancel.load(Ordering::SeqCst);
+    let send = |e: Event| {
+        // A closed channel means the client is gone; the cancel flag stops the work.
+        let _ = job.events.send(Ok(e));
+    };
+    let r = &job.request;
     let t0 = Instant::now();
-    let (voice, new_voice) = match &job.voice {
-        VoiceInput::Default => (None, None),
-        VoiceInput::Cached(c) => (Some(c.clone()), None),
-        VoiceInput::Upload(audio) => {
-            let c = Arc::new(model.prepare_conditionals(audio, job.params.exaggeration)?);
-            (Some(c.clone()), Some(c))
+    let prepared;
+    let voice: Option<&M::Voice> = match &r.voice {
+        VoiceInput::Builtin => None,
+        VoiceInput::Prepared(v) => Some(v.downcast::<M::Voice>().ok_or_else(|| {
+            chatterbox::Error::InvalidArgument("the voice belongs to another model".into())
+        })?),
+        VoiceInput::Upload(clip) => {
+            let v = Voice::new(model.prepare_voice(clip, r.params.exaggeration)?);
+            send(Event::VoicePrepared(v.clone()));
+            prepared = v;
+            prepared.downcast::<M::Voice>()
         }
     };
     let voice_s = t0.elapsed().as_secs_f64();
@@ -291,15 +362,12 @@ fn run_job(model: &Chatterbox, job: &Job, queue_s: f64) -> chatterbox::Result<Sy
         return Err(chatterbox::Error::Cancelled);
     }
     let t1 = Instant::now();
-    let samples = model.generate(&job.text, voice.as_deref(), &job.params, &cancelled)?;
-    Ok(Synthesis {
-        samples,
-        sample_rate: model.sample_rate(),
-        new_voice,
-        timings: Timings {
-            queue_s,
-            voice_s,
-            synthesis_s: t1.elapsed().as_secs_f64(),
-        },
+    model.generate(&r.text, voice, &r.params, &cancelled, &mut |samples| {
+        send(Event::Audio(samples));
+    })?;
+    Ok(StageTimings {
+        queue_s,
+        voice_s,
+        synthesis_s: t1.elapsed().as_secs_f64(),
     })
 }

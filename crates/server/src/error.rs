@@ -1,130 +1,276 @@
-//! One error type for the HTTP layer: every failure becomes `{"error": {"code", "message"}}` with
-//! the right status. Codes are stable and documented in README.md and docs/openapi.json.
+//! Every failure the service can answer with, and the one table that gives each its HTTP status and
+//! stable `code`. Clients always get `{"error": {"code", "message"}}`; the codes are documented in
+//! README.md and the OpenAPI document, and the web UI switches on them.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
-use std::fmt;
+use utoipa::ToSchema;
 
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub retry_after_s: Option<u64>,
+use crate::engine::EngineError;
+
+/// Seconds a client is told to wait after `queue_full`.
+pub const QUEUE_FULL_RETRY_S: u64 = 5;
+/// Seconds a client is told to wait while the model loads.
+pub const LOADING_RETRY_S: u64 = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    // The request itself.
+    #[error("{0}")]
+    UnsupportedMediaType(&'static str),
+    #[error("invalid JSON body: {0}")]
+    InvalidJson(String),
+    #[error("{0}")]
+    InvalidForm(String),
+    #[error("unknown field {0:?}")]
+    UnknownField(String),
+    #[error("{0}")]
+    InvalidParam(String),
+    #[error("text is empty")]
+    EmptyText,
+    #[error("text has {chars} characters; the limit is {max}")]
+    TextTooLong { chars: usize, max: usize },
+    #[error("session_id is not a valid session id")]
+    InvalidSessionId,
+    #[error("voice_prompt exceeds {max} bytes")]
+    UploadTooLarge { max: usize },
+    #[error("field {name} exceeds {max} bytes")]
+    FieldTooLarge { name: String, max: usize },
+    #[error("JSON body exceeds {max} bytes")]
+    BodyTooLarge { max: usize },
+
+    // What it asks for.
+    #[error("no such session")]
+    SessionNotFound,
+    #[error("this session has no audio yet")]
+    AudioNotReady,
+    #[error("no voice named {0:?}")]
+    VoiceNotFound(String),
+    #[error("no such route")]
+    RouteNotFound,
+    #[error("requested range is outside the file")]
+    RangeNotSatisfiable { len: u64 },
+
+    // The uploaded voice clip.
+    #[error("voice_prompt is {seconds:.2} s; at least {min} s is needed")]
+    VoiceTooShort { seconds: f64, min: f64 },
+    #[error("voice_prompt is longer than the {max_s} s limit")]
+    VoiceTooLong { max_s: f64 },
+
+    // Running it.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    #[error(transparent)]
+    Synthesis(#[from] chatterbox::Error),
+    /// A bug or an I/O failure: the message is what the client sees, the cause goes to the log.
+    #[error("{message}")]
+    Internal {
+        message: &'static str,
+        cause: String,
+    },
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    error: Inner<'a>,
+/// How one error is answered.
+struct Answer {
+    status: StatusCode,
+    code: &'static str,
+    retry_after_s: Option<u64>,
 }
 
-#[derive(Serialize)]
-struct Inner<'a> {
-    code: &'a str,
-    message: &'a str,
+const fn answer(status: StatusCode, code: &'static str) -> Answer {
+    Answer {
+        status,
+        code,
+        retry_after_s: None,
+    }
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after_s: None,
+    pub fn internal(message: &'static str, cause: impl std::fmt::Display) -> Self {
+        Self::Internal {
+            message,
+            cause: cause.to_string(),
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, message)
+    /// The table: status, stable code and `Retry-After` of every error.
+    fn answer(&self) -> Answer {
+        use chatterbox::Error as S;
+        use EngineError as E;
+        use StatusCode as C;
+        let synthesis = |e: &S| match e {
+            S::AudioDecode(_) | S::InvalidAudio(_) => {
+                answer(C::UNPROCESSABLE_ENTITY, "invalid_audio")
+            }
+            S::AudioTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "voice_too_long"),
+            S::InvalidArgument(_) => answer(C::UNPROCESSABLE_ENTITY, "invalid_param"),
+            S::Tokenizer(_) => answer(C::UNPROCESSABLE_ENTITY, "invalid_text"),
+            S::Cancelled => answer(C::SERVICE_UNAVAILABLE, "cancelled"),
+            _ => answer(C::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        match self {
+            Self::UnsupportedMediaType(_) => {
+                answer(C::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::InvalidJson(_) => answer(C::BAD_REQUEST, "invalid_json"),
+            Self::InvalidForm(_) => answer(C::BAD_REQUEST, "invalid_form"),
+            Self::UnknownField(_) => answer(C::BAD_REQUEST, "unknown_field"),
+            Self::InvalidParam(_) => answer(C::BAD_REQUEST, "invalid_param"),
+            Self::EmptyText => answer(C::BAD_REQUEST, "empty_text"),
+            Self::TextTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "text_too_long"),
+            Self::InvalidSessionId => answer(C::BAD_REQUEST, "invalid_session_id"),
+            Self::UploadTooLarge { .. } => answer(C::PAYLOAD_TOO_LARGE, "upload_too_large"),
+            Self::FieldTooLarge { .. } => answer(C::PAYLOAD_TOO_LARGE, "field_too_large"),
+            Self::BodyTooLarge { .. } => answer(C::PAYLOAD_TOO_LARGE, "body_too_large"),
+            Self::SessionNotFound => answer(C::NOT_FOUND, "session_not_found"),
+            Self::AudioNotReady => answer(C::NOT_FOUND, "audio_not_ready"),
+            Self::VoiceNotFound(_) => answer(C::NOT_FOUND, "voice_not_found"),
+            Self::RouteNotFound => answer(C::NOT_FOUND, "not_found"),
+            Self::RangeNotSatisfiable { .. } => {
+                answer(C::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
+            }
+            Self::VoiceTooShort { .. } => answer(C::UNPROCESSABLE_ENTITY, "voice_too_short"),
+            Self::VoiceTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "voice_too_long"),
+            Self::Engine(E::QueueFull) => Answer {
+                retry_after_s: Some(QUEUE_FULL_RETRY_S),
+                ..answer(C::TOO_MANY_REQUESTS, "queue_full")
+            },
+            Self::Engine(E::Loading) => Answer {
+                retry_after_s: Some(LOADING_RETRY_S),
+                ..answer(C::SERVICE_UNAVAILABLE, "model_loading")
+            },
+            Self::Engine(E::LoadFailed(_)) => answer(C::SERVICE_UNAVAILABLE, "model_failed"),
+            Self::Engine(E::ShuttingDown) => answer(C::SERVICE_UNAVAILABLE, "shutting_down"),
+            Self::Engine(E::Timeout(_)) => answer(C::GATEWAY_TIMEOUT, "timeout"),
+            Self::Engine(E::Panicked | E::WorkersGone) => {
+                answer(C::INTERNAL_SERVER_ERROR, "internal")
+            }
+            Self::Engine(E::Model(e)) | Self::Synthesis(e) => synthesis(e),
+            Self::Internal { .. } => answer(C::INTERNAL_SERVER_ERROR, "internal"),
+        }
     }
 
-    pub fn unprocessable(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, message)
+    /// The stable code clients switch on.
+    pub fn code(&self) -> &'static str {
+        self.answer().code
     }
 
-    pub fn session_not_found() -> Self {
-        Self::new(
-            StatusCode::NOT_FOUND,
-            "session_not_found",
-            "no such session",
-        )
-    }
-
-    pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message)
-    }
-
-    pub fn with_retry_after(mut self, s: u64) -> Self {
-        self.retry_after_s = Some(s);
-        self
-    }
-
-    pub fn queue_full(retry_after_s: u64) -> Self {
-        Self {
-            retry_after_s: Some(retry_after_s),
-            ..Self::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "queue_full",
-                "the synthesis queue is full; retry later",
-            )
+    /// What the client reads: the error itself, except that internal failures stay opaque.
+    fn public_message(&self) -> String {
+        match self {
+            Self::Internal { message, .. } => (*message).to_string(),
+            _ if self.answer().status == StatusCode::INTERNAL_SERVER_ERROR => {
+                "synthesis failed".to_string()
+            }
+            _ => self.to_string(),
         }
     }
 }
 
-impl fmt::Display for ApiError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} {}: {}",
-            self.status.as_u16(),
-            self.code,
-            self.message
-        )
-    }
+/// The body of every error response.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorResponse {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code (see README.md "Error codes").
+    #[schema(example = "invalid_param")]
+    pub code: String,
+    /// Human-readable explanation.
+    pub message: String,
 }
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.answer().status
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut b = HttpResponse::build(self.status);
-        if let Some(s) = self.retry_after_s {
+        let a = self.answer();
+        if a.status.is_server_error() && a.status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error = ?self, code = a.code, "request failed");
+        }
+        let mut b = HttpResponse::build(a.status);
+        if let Some(s) = a.retry_after_s {
             b.insert_header((header::RETRY_AFTER, s.to_string()));
         }
+        if let Self::RangeNotSatisfiable { len } = self {
+            b.insert_header((header::CONTENT_RANGE, format!("bytes */{len}")));
+        }
         b.insert_header((header::CACHE_CONTROL, "no-store"));
-        b.json(Body {
-            error: Inner {
-                code: self.code,
-                message: &self.message,
+        b.json(ErrorResponse {
+            error: ErrorDetail {
+                code: a.code.to_string(),
+                message: self.public_message(),
             },
         })
     }
 }
 
-/// Synthesis-crate errors, as seen by a client.
-impl From<chatterbox::Error> for ApiError {
-    fn from(e: chatterbox::Error) -> Self {
-        use chatterbox::Error as E;
-        match &e {
-            E::AudioDecode(_) => Self::unprocessable("invalid_audio", e.to_string()),
-            E::InvalidAudio(_) => Self::unprocessable("invalid_audio", e.to_string()),
-            E::AudioTooLong { .. } => Self::unprocessable("voice_too_long", e.to_string()),
-            E::InvalidArgument(_) => Self::unprocessable("invalid_param", e.to_string()),
-            E::Tokenizer(_) => Self::unprocessable("invalid_text", e.to_string()),
-            E::Cancelled => Self::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "cancelled",
-                "the request was cancelled",
+pub type ApiResult<T> = Result<T, ApiError>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_worker_panic_is_an_internal_error_not_a_client_one() {
+        let e = ApiError::from(EngineError::Panicked);
+        assert_eq!(e.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(e.code(), "internal");
+    }
+
+    #[test]
+    fn the_table_keeps_the_documented_codes() {
+        let cases: Vec<(ApiError, u16, &str)> = vec![
+            (EngineError::QueueFull.into(), 429, "queue_full"),
+            (EngineError::Loading.into(), 503, "model_loading"),
+            (
+                EngineError::LoadFailed("x".into()).into(),
+                503,
+                "model_failed",
             ),
-            _ => {
-                tracing::error!(error = %e, "synthesis failed");
-                Self::internal("synthesis failed")
-            }
+            (EngineError::ShuttingDown.into(), 503, "shutting_down"),
+            (
+                EngineError::Timeout(Duration::from_secs(1)).into(),
+                504,
+                "timeout",
+            ),
+            (
+                chatterbox::Error::AudioTooLong { max_s: 3.0 }.into(),
+                422,
+                "voice_too_long",
+            ),
+            (
+                chatterbox::Error::AudioDecode("x".into()).into(),
+                422,
+                "invalid_audio",
+            ),
+            (
+                chatterbox::Error::Tokenizer("x".into()).into(),
+                422,
+                "invalid_text",
+            ),
+            (chatterbox::Error::Cancelled.into(), 503, "cancelled"),
+            (
+                ApiError::RangeNotSatisfiable { len: 3 },
+                416,
+                "range_not_satisfiable",
+            ),
+        ];
+        for (e, status, code) in cases {
+            assert_eq!((e.status_code().as_u16(), e.code()), (status, code), "{e}");
         }
+        let r = ApiError::from(EngineError::QueueFull).error_response();
+        assert_eq!(
+            r.headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("5")
+        );
     }
 }
-
-pub type ApiResult<T> = Result<T, ApiError>;

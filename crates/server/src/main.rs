@@ -6,5 +6,7 @@ use clap::Parser;
 async fn main() -> anyhow::Result<()> {
     let cfg = chatterbox_server::Config::parse();
     chatterbox_server::init_tracing(cfg.log_format);
-    chatterbox_server::run(cfg).await
+    chatterbox_server::Application::build(cfg)?
+        .run_until_stopped()
+        .await
 }

@@ -1,6 +1,7 @@
-//! Sessions: metadata in a DashMap, and on disk `<out>/<sid>.wav` plus a `<sid>.json` sidecar.
+//! Sessions: metadata in a DashMap, and on disk `<out>/<sid>.<format>` (the latest audio) plus a
+//! `<sid>.json` sidecar. Voices live apart, in [`crate::voices::VoiceStore`].
 //!
-//! Every file is written to a temporary name and renamed into place (WAV first, then its sidecar),
+//! Every file is written to a temporary name and renamed into place (audio first, then its sidecar),
 //! so a crash leaves either a complete session or debris that [`SessionStore::open`] removes.
 //! A session that is being written or streamed holds a [`Busy`] guard and is never cleaned up.
 
@@ -11,6 +12,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 use uuid::Uuid;
+
+use crate::audio::AudioFormat;
 
 /// What is persisted beside each WAV.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -27,12 +30,14 @@ pub struct SessionMeta {
     pub generation: u64,
     /// `"default"` or `"upload"`.
     pub voice: String,
+    /// Encoding of the stored audio (sidecars written before formats existed hold WAV).
+    #[serde(default)]
+    pub format: AudioFormat,
 }
 
-/// In-memory session: metadata, the voice (conditionals), and an activity counter.
-pub struct Session<V> {
-    pub meta: SessionMeta,
-    pub voice: Option<Arc<V>>,
+/// In-memory session: metadata and an activity counter.
+struct Session {
+    meta: SessionMeta,
     active: Arc<AtomicUsize>,
 }
 
@@ -45,6 +50,14 @@ impl Drop for Busy {
     }
 }
 
+/// A finished synthesis, encoded, as [`SessionStore::store`] writes it.
+pub struct StoredAudio<'a> {
+    pub bytes: &'a [u8],
+    pub format: AudioFormat,
+    pub duration: f64,
+    pub sample_rate: u32,
+}
+
 pub fn now_s() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -52,12 +65,13 @@ pub fn now_s() -> u64 {
         .unwrap_or(0)
 }
 
-pub struct SessionStore<V> {
+pub struct SessionStore {
     dir: PathBuf,
-    map: DashMap<Uuid, Session<V>>,
+    map: DashMap<Uuid, Session>,
 }
 
-fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// Write `bytes` to a unique temporary sibling of `path`, then rename it into place.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!(
         "{}.tmp{}",
         path.extension().and_then(|e| e.to_str()).unwrap_or(""),
@@ -69,16 +83,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     })
 }
 
-impl<V> SessionStore<V> {
+impl SessionStore {
     /// Open (creating) the out directory and rebuild the map from the sidecars on disk, removing
-    /// temporary files, sidecars without a WAV and WAVs without a sidecar.
+    /// temporary files, sidecars without their audio and audio without a sidecar.
     pub fn open(dir: &Path) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let store = Self {
             dir: dir.to_path_buf(),
             map: DashMap::new(),
         };
-        let mut wavs = Vec::new();
+        let mut audio = Vec::new();
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -94,19 +108,17 @@ impl<V> SessionStore<V> {
                 continue;
             };
             match ext {
-                "wav" => wavs.push(id),
                 "json" => {
                     let meta = std::fs::read(&path)
                         .ok()
                         .and_then(|b| serde_json::from_slice::<SessionMeta>(&b).ok())
                         .filter(|m| m.session_id == id);
                     match meta {
-                        Some(meta) if store.wav_path(&id).is_file() => {
+                        Some(meta) if store.audio_path(&id, meta.format).is_file() => {
                             store.map.insert(
                                 id,
                                 Session {
                                     meta,
-                                    voice: None,
                                     active: Arc::new(AtomicUsize::new(0)),
                                 },
                             );
@@ -117,30 +129,31 @@ impl<V> SessionStore<V> {
                         }
                     }
                 }
+                ext if AudioFormat::from_extension(ext).is_some() => audio.push((id, path)),
                 _ => {}
             }
         }
-        for entry in std::fs::read_dir(dir)?.flatten() {
-            let path = entry.path();
-            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            if let Some(stem) = name.strip_suffix(".voice.safetensors") {
-                let known = Uuid::parse_str(stem).is_ok_and(|id| store.map.contains_key(&id));
-                if !known {
-                    let _ = std::fs::remove_file(&path);
-                }
-            }
-        }
-        for id in wavs {
-            if !store.map.contains_key(&id) {
-                tracing::warn!(%id, "removing WAV without metadata");
-                let _ = std::fs::remove_file(store.wav_path(&id));
+        for (id, path) in audio {
+            let current = store
+                .map
+                .get(&id)
+                .is_some_and(|s| store.audio_path(&id, s.meta.format) == path);
+            if !current {
+                tracing::warn!(path = %path.display(), "removing audio without metadata");
+                let _ = std::fs::remove_file(&path);
             }
         }
         Ok(store)
     }
 
-    pub fn wav_path(&self, id: &Uuid) -> PathBuf {
-        self.dir.join(format!("{id}.wav"))
+    /// Where a session's latest audio lives.
+    pub fn audio_path(&self, id: &Uuid, format: AudioFormat) -> PathBuf {
+        self.dir.join(format!("{id}.{}", format.extension()))
+    }
+
+    /// The out directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     fn meta_path(&self, id: &Uuid) -> PathBuf {
@@ -170,8 +183,8 @@ impl<V> SessionStore<V> {
                     sample_rate: 0,
                     generation: 0,
                     voice: "default".into(),
+                    format: AudioFormat::default(),
                 },
-                voice: None,
                 active: Arc::new(AtomicUsize::new(0)),
             },
         );
@@ -182,26 +195,8 @@ impl<V> SessionStore<V> {
         self.map.get(id).map(|s| s.meta.clone())
     }
 
-    /// Where a session's uploaded voice (its conditionals) is persisted.
-    pub fn voice_path(&self, id: &Uuid) -> PathBuf {
-        self.dir.join(format!("{id}.voice.safetensors"))
-    }
-
-    /// Ids of the sessions on record.
-    pub fn ids(&self) -> Vec<Uuid> {
-        self.map.iter().map(|s| *s.key()).collect()
-    }
-
-    /// Attach a voice to an existing session (used when recovering persisted voices).
-    pub fn set_voice(&self, id: &Uuid, voice: Arc<V>) {
-        if let Some(mut s) = self.map.get_mut(id) {
-            s.voice = Some(voice);
-        }
-    }
-
-    /// The session's voice, if one was uploaded.
-    pub fn voice(&self, id: &Uuid) -> Option<Arc<V>> {
-        self.map.get(id).and_then(|s| s.voice.clone())
+    pub fn contains(&self, id: &Uuid) -> bool {
+        self.map.contains_key(id)
     }
 
     /// Mark the session busy (synthesis or streaming); `None` if it does not exist.
@@ -212,35 +207,36 @@ impl<V> SessionStore<V> {
         })
     }
 
-    /// Store a finished synthesis: WAV then sidecar, both atomically; then update the map.
+    /// Store a finished synthesis: audio then sidecar, both atomically; then update the map.
+    /// `voice` names the session's new voice (`"upload"`), if it changed.
     pub fn store(
         &self,
         id: &Uuid,
-        wav: &[u8],
-        duration: f64,
-        sample_rate: u32,
-        voice: Option<(Arc<V>, &str)>,
+        audio: &StoredAudio<'_>,
+        voice: Option<&str>,
     ) -> std::io::Result<SessionMeta> {
         let mut meta =
             self.map.get(id).map(|s| s.meta.clone()).ok_or_else(|| {
                 std::io::Error::new(std::io::ErrorKind::NotFound, "session deleted")
             })?;
+        let previous = meta.format;
         meta.updated_at = now_s();
-        meta.duration = duration;
-        meta.sample_rate = sample_rate;
+        meta.duration = audio.duration;
+        meta.sample_rate = audio.sample_rate;
+        meta.format = audio.format;
         meta.generation += 1;
-        if let Some((_, kind)) = &voice {
-            meta.voice = (*kind).to_string();
+        if let Some(kind) = voice {
+            meta.voice = kind.to_string();
         }
-        write_atomic(&self.wav_path(id), wav)?;
+        write_atomic(&self.audio_path(id, audio.format), audio.bytes)?;
         let json = serde_json::to_vec_pretty(&meta).map_err(std::io::Error::other)?;
         write_atomic(&self.meta_path(id), &json)?;
+        if previous != audio.format {
+            let _ = std::fs::remove_file(self.audio_path(id, previous));
+        }
         match self.map.get_mut(id) {
             Some(mut s) => {
                 s.meta = meta.clone();
-                if let Some((v, _)) = voice {
-                    s.voice = Some(v);
-                }
             }
             None => {
                 // Deleted while we were writing: do not resurrect it.
@@ -255,7 +251,8 @@ impl<V> SessionStore<V> {
     }
 
     fn remove_files(&self, id: &Uuid) {
-        for p in [self.meta_path(id), self.wav_path(id), self.voice_path(id)] {
+        let audio = AudioFormat::ALL.map(|f| self.audio_path(id, f));
+        for p in std::iter::once(self.meta_path(id)).chain(audio) {
             if let Err(e) = std::fs::remove_file(&p) {
                 if e.kind() != std::io::ErrorKind::NotFound {
                     tracing::warn!(path = %p.display(), error = %e, "could not remove");
@@ -264,7 +261,8 @@ impl<V> SessionStore<V> {
         }
     }
 
-    /// Remove a session's audio and metadata. `false` if it did not exist.
+    /// Remove a session's audio and metadata (its voice is the voice store's). `false` if it did
+    /// not exist.
     pub fn delete(&self, id: &Uuid) -> bool {
         match self.map.remove(id) {
             Some(_) => {
@@ -275,8 +273,8 @@ impl<V> SessionStore<V> {
         }
     }
 
-    /// Delete sessions idle for longer than `max_age_s` that nobody is using. Returns how many.
-    pub fn cleanup(&self, max_age_s: u64) -> usize {
+    /// Delete sessions idle for longer than `max_age_s` that nobody is using. Returns their ids.
+    pub fn cleanup(&self, max_age_s: u64) -> Vec<Uuid> {
         let cutoff = now_s().saturating_sub(max_age_s);
         let stale: Vec<Uuid> = self
             .map
@@ -284,7 +282,7 @@ impl<V> SessionStore<V> {
             .filter(|s| s.meta.updated_at < cutoff && s.active.load(Ordering::SeqCst) == 0)
             .map(|s| *s.key())
             .collect();
-        let mut n = 0;
+        let mut removed_ids = Vec::new();
         for id in stale {
             // Re-check under the shard lock: it may have become busy meanwhile.
             let removed = self
@@ -295,10 +293,10 @@ impl<V> SessionStore<V> {
                 .is_some();
             if removed {
                 self.remove_files(&id);
-                n += 1;
+                removed_ids.push(id);
             }
         }
-        n
+        removed_ids
     }
 }
 
@@ -315,9 +313,15 @@ mod tests {
     #[test]
     fn store_recover_delete_and_cleanup() -> std::io::Result<()> {
         let dir = tmpdir("a");
-        let store: SessionStore<()> = SessionStore::open(&dir)?;
+        let store = SessionStore::open(&dir)?;
         let id = store.create();
-        store.store(&id, b"RIFFfake", 1.5, 24_000, None)?;
+        let audio = StoredAudio {
+            bytes: b"RIFFfake",
+            format: AudioFormat::Wav,
+            duration: 1.5,
+            sample_rate: 24_000,
+        };
+        store.store(&id, &audio, None)?;
         let empty = store.create(); // never synthesised: not persisted
                                     // Debris of a crash: a temp file, an orphan WAV, a corrupt sidecar.
         std::fs::write(dir.join("x.wav.tmp123"), b"partial")?;
@@ -325,7 +329,7 @@ mod tests {
         std::fs::write(dir.join(format!("{}.json", Uuid::new_v4())), b"{not json")?;
         drop(store);
 
-        let store: SessionStore<()> = SessionStore::open(&dir)?;
+        let store = SessionStore::open(&dir)?;
         assert_eq!(store.len(), 1);
         assert!(store.meta(&empty).is_none());
         let meta = store
@@ -340,11 +344,11 @@ mod tests {
 
         // Busy sessions survive cleanup; idle stale ones do not.
         let guard = store.busy(&id);
-        assert_eq!(store.cleanup(0), 0);
+        assert!(store.cleanup(0).is_empty());
         std::thread::sleep(std::time::Duration::from_millis(1100));
-        assert_eq!(store.cleanup(0), 0);
+        assert!(store.cleanup(0).is_empty());
         drop(guard);
-        assert_eq!(store.cleanup(0), 1);
+        assert_eq!(store.cleanup(0), vec![id]);
         assert!(!store.delete(&id));
         assert_eq!(std::fs::read_dir(&dir)?.count(), 0);
         let _ = std::fs::remove_dir_all(&dir);

@@ -347,7 +347,7 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
 
     // The built-in voice, made by the model itself from a synthetic clip.
     let _ = std::fs::remove_file(dir.join(CONDS_FILE));
-    let model = Chatterbox::load_variant(dir, Some(variant))?;
+    let model = Chatterbox::load_variant_with(dir, Some(variant), &Default::default())?;
     let seconds = match variant {
         Variant::Original => 3,
         Variant::Turbo => 6,

@@ -13,7 +13,7 @@ export type SynthesizeResponse = Schemas["SynthesizeResponse"];
 export type DeleteRequest = Schemas["DeleteRequest"];
 export type DeleteResponse =
   paths["/delete"]["post"]["responses"][200]["content"]["application/json"];
-export type ApiError = Schemas["Error"];
+export type ApiError = Schemas["ErrorResponse"];
 export type Health = Schemas["Health"];
 
 /** GET /info: what the backend runs and accepts (the UI's limits and parameter inputs). */

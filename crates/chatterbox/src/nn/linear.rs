@@ -1,6 +1,7 @@
 //! `nn.Linear` over the packed matrix product, with fused bias / GELU / residual epilogues.
 
-use candle_core::Tensor;
+use candle_core::quantized::{GgmlDType, QMatMul, QTensor};
+use candle_core::{Module, Tensor};
 use candle_nn::VarBuilder;
 
 use super::get;
@@ -30,6 +31,60 @@ pub(crate) enum MatW {
     /// row-major left operand it streams the weight once, about twice as fast on CPU as `x · Wᵀ`
     /// (which packs the transposed weight); more rows use `x · Wᵀ`.
     RowMajor(Tensor),
+    /// Quantized `(N, K)` weight (candle's quantized matmul: activations quantized per block,
+    /// integer dot products).
+    Quantized(QMatMul, usize, usize),
+}
+
+/// Weight precision for the layers that may be quantized (T3's backbone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Quantization {
+    /// f32, exactly the reference's arithmetic.
+    #[default]
+    None,
+    /// 8-bit blocks of 32 (`Q8_0`): ~1/4 of the f32 bytes.
+    Q8,
+    /// 4-bit k-quants (`Q4K`, super-blocks of 256; `Q4_0` for widths not a multiple of 256).
+    Q4,
+}
+
+impl Quantization {
+    /// The block format for an input width `k`, or `None` to keep f32 (width not a multiple
+    /// of the 32-element block).
+    fn dtype(self, k: usize) -> Option<GgmlDType> {
+        match self {
+            Self::None => None,
+            _ if k % 32 != 0 => None,
+            Self::Q8 => Some(GgmlDType::Q8_0),
+            Self::Q4 if k % 256 == 0 => Some(GgmlDType::Q4K),
+            Self::Q4 => Some(GgmlDType::Q4_0),
+        }
+    }
+
+    /// `none`, `q8` or `q4`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Q8 => "q8",
+            Self::Q4 => "q4",
+        }
+    }
+}
+
+impl std::str::FromStr for Quantization {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "none" | "f32" => Ok(Self::None),
+            "q8" => Ok(Self::Q8),
+            "q4" => Ok(Self::Q4),
+            _ => Err(Error::InvalidArgument(format!(
+                "quantization must be none, q8 or q4, got {s:?}"
+            ))),
+        }
+    }
 }
 
 /// Inputs with at most this many rows take the `W · xᵀ` path of [`MatW::RowMajor`].
@@ -46,11 +101,25 @@ impl MatW {
         })
     }
 
+    /// From an `(N, K)` (PyTorch `(out, in)`) weight: the few-row layout, or quantized when
+    /// `quantization` applies to width `K`.
+    fn decode_layout(w: Tensor, quantization: Quantization) -> Result<Self> {
+        let w = w.contiguous()?;
+        let (n, k) = w.dims2()?;
+        Ok(match quantization.dtype(k) {
+            Some(dtype) => {
+                Self::Quantized(QMatMul::from_qtensor(QTensor::quantize(&w, dtype)?)?, k, n)
+            }
+            None => Self::RowMajor(w),
+        })
+    }
+
     fn k(&self) -> usize {
         match self {
             Self::Packed(p) => p.k(),
             Self::Plain(w) => w.dims()[0],
             Self::RowMajor(w) => w.dims()[1],
+            Self::Quantized(_, k, _) => *k,
         }
     }
 
@@ -59,6 +128,7 @@ impl MatW {
             Self::Packed(p) => p.n(),
             Self::Plain(w) => w.dims()[1],
             Self::RowMajor(w) => w.dims()[0],
+            Self::Quantized(_, _, n) => *n,
         }
     }
 
@@ -80,7 +150,7 @@ impl MatW {
                 )));
             }
         }
-        let w = match self {
+        let y = match self {
             Self::Packed(pw) => {
                 let y = with_slice(x, |xs| match epi {
                     Epilogue::None => Ok(pw.matmul(xs, bias, Post::None)),
@@ -94,8 +164,8 @@ impl MatW {
             Self::Plain(w) => x.matmul(w)?,
             Self::RowMajor(w) if rows <= FEW_ROWS => w.matmul(&x.t()?)?.t()?.contiguous()?,
             Self::RowMajor(w) => x.matmul(&w.t()?)?,
+            Self::Quantized(q, _, _) => q.forward(&x.contiguous()?)?,
         };
-        let y = w;
         match epi {
             Epilogue::None if bias.is_none() => {}
             Epilogue::None => bias_act_(&y, bias, false)?,
@@ -140,9 +210,15 @@ impl Linear {
 
     /// `nn.Linear(inp, out, bias=False)` under `vb`, laid out for few-row inputs (decoding steps;
     /// see [`MatW::RowMajor`]).
-    pub(crate) fn load_for_decode(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
+    pub(crate) fn load_for_decode(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        quantization: Quantization,
+    ) -> Result<Self> {
+        let w = get(vb, &[out, inp], "weight")?;
         Ok(Self {
-            w: MatW::RowMajor(get(vb, &[out, inp], "weight")?.contiguous()?),
+            w: MatW::decode_layout(w, quantization)?,
             b: None,
         })
     }
@@ -156,10 +232,17 @@ impl Linear {
     }
 
     /// HF `Conv1D(out, inp)` under `vb` (GPT-2's projections): the weight is stored `(in, out)`,
-    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out for few-row inputs.
-    pub(crate) fn load_conv1d_for_decode(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
+    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out for few-row inputs, or
+    /// quantized (the bias stays f32).
+    pub(crate) fn load_conv1d_for_decode(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        quantization: Quantization,
+    ) -> Result<Self> {
+        let w = get(vb, &[inp, out], "weight")?.t()?;
         Ok(Self {
-            w: MatW::RowMajor(get(vb, &[inp, out], "weight")?.t()?.contiguous()?),
+            w: MatW::decode_layout(w, quantization)?,
             b: Some(get(vb, &[out], "bias")?.to_vec1::<f32>()?),
         })
     }

@@ -9,6 +9,7 @@ mod norm;
 
 pub(crate) use activation::*;
 pub(crate) use conv::*;
+pub use linear::Quantization;
 pub(crate) use linear::*;
 pub(crate) use norm::*;
 

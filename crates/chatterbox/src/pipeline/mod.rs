@@ -6,7 +6,7 @@
 //! `conds.pt`; for Turbo `ve.safetensors`, `t3_turbo_v1.safetensors`,
 //! `s3gen_meanflow.safetensors`, the GPT-2 tokenizer files (`vocab.json`, `merges.txt`,
 //! `tokenizer_config.json`, `added_tokens.json`) and `conds.pt`. The variant is detected from the
-//! T3 file ([`Variant::detect`]) or given ([`Chatterbox::load_variant`]). A `config.json` is read
+//! T3 file ([`Variant::detect`]) or given ([`Chatterbox::load_variant_with`]). A `config.json` is read
 //! when present (the tiny random-weight checkpoints carry one; the released files need none). The
 //! built-in voice is `conds.safetensors` (our format) if present, else `conds.pt`.
 //!
@@ -38,6 +38,7 @@ use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
 use crate::models::s3gen::{GaussianRng, S3Gen, S3GenConfig};
 use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3Turbo, T3TurboConfig, T3};
+pub use crate::nn::Quantization;
 use crate::text::{punc_norm, punc_norm_turbo, EnTokenizer, Gpt2Tokenizer};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
@@ -122,16 +123,36 @@ pub struct Chatterbox {
     device: Device,
 }
 
+/// How to load a model: options that change memory and speed, not the network. (The variant is
+/// an argument of its own: [`Chatterbox::load_variant_with`].)
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoadOptions {
+    /// Precision of T3's backbone projections (the decode-time bottleneck), for either variant:
+    /// `None` keeps the f32 arithmetic of the reference; `Q8`/`Q4` quantize at load (see
+    /// [`Quantization`]).
+    pub quantization: Quantization,
+}
+
 impl Chatterbox {
-    /// Load a model directory (see the module docs) on the CPU; the variant is detected from its
-    /// T3 file.
+    /// Load a model directory (see the module docs) on the CPU, in f32; the variant is detected
+    /// from its T3 file.
     pub fn load(dir: &Path) -> Result<Self> {
-        Self::load_variant(dir, None)
+        Self::load_with(dir, &LoadOptions::default())
     }
 
-    /// Load a model directory as `variant` (`None`: detect it). A directory lacking a file the
-    /// variant needs is an error naming it.
-    pub fn load_variant(dir: &Path, variant: Option<Variant>) -> Result<Self> {
+    /// Load a model directory with `opts`; the variant is detected from its T3 file.
+    pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        Self::load_variant_with(dir, None, opts)
+    }
+
+    /// Load a model directory as `variant` (`None`: detect it, [`Variant::detect`]) with `opts`.
+    /// A directory lacking a file the variant needs is an error naming it.
+    pub fn load_variant_with(
+        dir: &Path,
+        variant: Option<Variant>,
+        opts: &LoadOptions,
+    ) -> Result<Self> {
         let variant = match variant {
             Some(v) => v,
             None => Variant::detect(dir)?,
@@ -179,7 +200,9 @@ impl Chatterbox {
         };
         let front = match variant {
             Variant::Original => TextToSpeech::Original {
-                t3: Box::new(T3::new(&cfg.t3, &t3_vb).map_err(ctx(t3_file))?),
+                t3: Box::new(
+                    T3::new_quantized(&cfg.t3, &t3_vb, opts.quantization).map_err(ctx(t3_file))?,
+                ),
                 tokenizer: EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?,
             },
             Variant::Turbo => {
@@ -192,7 +215,10 @@ impl Chatterbox {
                     )));
                 }
                 TextToSpeech::Turbo {
-                    t3: Box::new(T3Turbo::new(&cfg.t3_turbo, &t3_vb).map_err(ctx(t3_file))?),
+                    t3: Box::new(
+                        T3Turbo::new_quantized(&cfg.t3_turbo, &t3_vb, opts.quantization)
+                            .map_err(ctx(t3_file))?,
+                    ),
                     tokenizer,
                 }
             }
@@ -217,18 +243,24 @@ impl Chatterbox {
 
     /// Download (or reuse from the standard Hugging Face cache) `ResembleAI/chatterbox` and load it.
     pub fn from_hub() -> Result<Self> {
-        Self::from_hub_variant(Variant::Original)
+        Self::from_hub_with(&LoadOptions::default())
     }
 
-    /// Download (or reuse from the standard Hugging Face cache) `variant`'s repository and load it.
+    /// [`Chatterbox::from_hub`] with `opts`.
+    pub fn from_hub_with(opts: &LoadOptions) -> Result<Self> {
+        Self::from_hub_variant_with(Variant::Original, opts)
+    }
+
+    /// Download (or reuse from the standard Hugging Face cache) `variant`'s repository
+    /// ([`Variant::hub_repo`], [`Variant::files`]) and load it with `opts`.
     #[cfg(feature = "hub")]
-    pub fn from_hub_variant(variant: Variant) -> Result<Self> {
-        Self::load_variant(&download_variant_from_hub(variant)?, Some(variant))
+    pub fn from_hub_variant_with(variant: Variant, opts: &LoadOptions) -> Result<Self> {
+        Self::load_variant_with(&download_variant_from_hub(variant)?, Some(variant), opts)
     }
 
     /// Without the `hub` feature there is nothing to download with.
     #[cfg(not(feature = "hub"))]
-    pub fn from_hub_variant(_variant: Variant) -> Result<Self> {
+    pub fn from_hub_variant_with(_variant: Variant, _opts: &LoadOptions) -> Result<Self> {
         Err(Error::InvalidArgument(
             "this build has no Hugging Face download support (feature `hub`); pass a model directory"
                 .into(),

@@ -8,7 +8,7 @@ use candle_nn::kv_cache::KvCache;
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
-use crate::nn::{get, Epilogue, LayerNorm, Linear};
+use crate::nn::{get, Epilogue, LayerNorm, Linear, Quantization};
 use crate::{Error, Result};
 
 /// `GPT2Config` fields that matter (upstream names: `n_embd`, `n_layer`, `n_head`, `n_inner`,
@@ -83,16 +83,16 @@ struct Block {
 }
 
 impl Block {
-    fn new(cfg: &Gpt2Config, vb: &VarBuilder) -> Result<Self> {
+    fn new(cfg: &Gpt2Config, vb: &VarBuilder, q: Quantization) -> Result<Self> {
         let (h, eps) = (cfg.n_embd, cfg.layer_norm_epsilon);
         let (attn, mlp) = (vb.pp("attn"), vb.pp("mlp"));
         Ok(Self {
             ln_1: LayerNorm::load(&vb.pp("ln_1"), h, eps)?,
-            c_attn: Linear::load_conv1d_for_decode(&attn.pp("c_attn"), h, 3 * h)?,
-            attn_c_proj: Linear::load_conv1d_for_decode(&attn.pp("c_proj"), h, h)?,
+            c_attn: Linear::load_conv1d_for_decode(&attn.pp("c_attn"), h, 3 * h, q)?,
+            attn_c_proj: Linear::load_conv1d_for_decode(&attn.pp("c_proj"), h, h, q)?,
             ln_2: LayerNorm::load(&vb.pp("ln_2"), h, eps)?,
-            c_fc: Linear::load_conv1d_for_decode(&mlp.pp("c_fc"), h, cfg.n_inner)?,
-            mlp_c_proj: Linear::load_conv1d_for_decode(&mlp.pp("c_proj"), cfg.n_inner, h)?,
+            c_fc: Linear::load_conv1d_for_decode(&mlp.pp("c_fc"), h, cfg.n_inner, q)?,
+            mlp_c_proj: Linear::load_conv1d_for_decode(&mlp.pp("c_proj"), cfg.n_inner, h, q)?,
         })
     }
 
@@ -135,9 +135,10 @@ pub struct Gpt2 {
 }
 
 impl Gpt2 {
-    /// Load from `vb` = the `tfmr.` prefix. `wte` is requested (so the key set is the file's) and
+    /// Load from `vb` = the `tfmr.` prefix, the block projections stored as `quantization` says
+    /// (each quantized as it is read). `wte` is requested (so the key set is the file's) and
     /// dropped at once.
-    pub fn new(cfg: &Gpt2Config, vb: &VarBuilder) -> Result<Self> {
+    pub fn new(cfg: &Gpt2Config, vb: &VarBuilder, quantization: Quantization) -> Result<Self> {
         if cfg.n_head == 0 || cfg.n_embd % cfg.n_head != 0 {
             return Err(Error::InvalidArgument(format!(
                 "GPT-2: {} heads do not divide width {}",
@@ -148,7 +149,7 @@ impl Gpt2 {
         Ok(Self {
             wpe: get(&vb.pp("wpe"), &[cfg.n_positions, cfg.n_embd], "weight")?,
             h: (0..cfg.n_layer)
-                .map(|i| Block::new(cfg, &vb.pp("h").pp(i)))
+                .map(|i| Block::new(cfg, &vb.pp("h").pp(i), quantization))
                 .collect::<Result<_>>()?,
             ln_f: LayerNorm::load(&vb.pp("ln_f"), cfg.n_embd, cfg.layer_norm_epsilon)?,
             cfg: cfg.clone(),

@@ -6,7 +6,7 @@ use candle_nn::kv_cache::KvCache;
 use candle_nn::{embedding, rms_norm, Embedding, RmsNorm, VarBuilder};
 
 use super::config::LlamaConfig;
-use crate::nn::Linear;
+use crate::nn::{Linear, Quantization};
 use crate::Result;
 
 /// RoPE inverse frequencies, with the `llama3` scaling of HF `_compute_llama3_parameters`
@@ -79,13 +79,13 @@ struct Attention {
 }
 
 impl Attention {
-    fn load(vb: &VarBuilder, cfg: &LlamaConfig) -> Result<Self> {
+    fn load(vb: &VarBuilder, cfg: &LlamaConfig, q: Quantization) -> Result<Self> {
         let (h, inner) = (cfg.hidden_size, cfg.num_attention_heads * cfg.head_dim);
         Ok(Self {
-            q_proj: Linear::load_for_decode(&vb.pp("q_proj"), h, inner)?,
-            k_proj: Linear::load_for_decode(&vb.pp("k_proj"), h, inner)?,
-            v_proj: Linear::load_for_decode(&vb.pp("v_proj"), h, inner)?,
-            o_proj: Linear::load_for_decode(&vb.pp("o_proj"), inner, h)?,
+            q_proj: Linear::load_for_decode(&vb.pp("q_proj"), h, inner, q)?,
+            k_proj: Linear::load_for_decode(&vb.pp("k_proj"), h, inner, q)?,
+            v_proj: Linear::load_for_decode(&vb.pp("v_proj"), h, inner, q)?,
+            o_proj: Linear::load_for_decode(&vb.pp("o_proj"), inner, h, q)?,
             heads: cfg.num_attention_heads,
             head_dim: cfg.head_dim,
         })
@@ -129,12 +129,12 @@ struct Mlp {
 }
 
 impl Mlp {
-    fn load(vb: &VarBuilder, cfg: &LlamaConfig) -> Result<Self> {
+    fn load(vb: &VarBuilder, cfg: &LlamaConfig, q: Quantization) -> Result<Self> {
         let (h, i) = (cfg.hidden_size, cfg.intermediate_size);
         Ok(Self {
-            gate_proj: Linear::load_for_decode(&vb.pp("gate_proj"), h, i)?,
-            up_proj: Linear::load_for_decode(&vb.pp("up_proj"), h, i)?,
-            down_proj: Linear::load_for_decode(&vb.pp("down_proj"), i, h)?,
+            gate_proj: Linear::load_for_decode(&vb.pp("gate_proj"), h, i, q)?,
+            up_proj: Linear::load_for_decode(&vb.pp("up_proj"), h, i, q)?,
+            down_proj: Linear::load_for_decode(&vb.pp("down_proj"), i, h, q)?,
         })
     }
 
@@ -162,15 +162,16 @@ pub struct Llama {
 }
 
 impl Llama {
-    /// Load from `vb` = the `tfmr.` prefix.
-    pub fn new(cfg: &LlamaConfig, vb: &VarBuilder) -> Result<Self> {
+    /// Load from `vb` = the `tfmr.` prefix, the projections stored as `quantization` says
+    /// (each weight is quantized as it is read, so the f32 copies never all coexist).
+    pub fn new(cfg: &LlamaConfig, vb: &VarBuilder, quantization: Quantization) -> Result<Self> {
         let h = cfg.hidden_size;
         let layers = (0..cfg.num_hidden_layers)
             .map(|i| {
                 let vb = vb.pp("layers").pp(i);
                 Ok(Layer {
-                    self_attn: Attention::load(&vb.pp("self_attn"), cfg)?,
-                    mlp: Mlp::load(&vb.pp("mlp"), cfg)?,
+                    self_attn: Attention::load(&vb.pp("self_attn"), cfg, quantization)?,
+                    mlp: Mlp::load(&vb.pp("mlp"), cfg, quantization)?,
                     input_layernorm: rms_norm(h, cfg.rms_norm_eps, vb.pp("input_layernorm"))?,
                     post_attention_layernorm: rms_norm(
                         h,

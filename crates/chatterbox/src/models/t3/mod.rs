@@ -22,7 +22,7 @@ use candle_core::{DType, Device, IndexOp, Module, Tensor};
 use candle_nn::{embedding, Embedding, VarBuilder};
 use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use crate::nn::Linear;
+use crate::nn::{Linear, Quantization};
 use crate::sampling;
 pub use crate::sampling::SamplingParams;
 pub use cond_enc::{CondEnc, Perceiver};
@@ -75,11 +75,21 @@ fn emb_rows(e: &Embedding, ids: &[u32], dev: &Device) -> Result<Tensor> {
 }
 
 impl T3 {
-    /// Build from a `VarBuilder` rooted at the checkpoint's top level.
+    /// Build from a `VarBuilder` rooted at the checkpoint's top level (f32 weights).
     pub fn new(cfg: &T3Config, vb: &VarBuilder) -> Result<Self> {
+        Self::new_quantized(cfg, vb, Quantization::None)
+    }
+
+    /// Build with the backbone's projections stored as `quantization` says (the embeddings,
+    /// the conditioning encoder and the speech head stay f32).
+    pub fn new_quantized(
+        cfg: &T3Config,
+        vb: &VarBuilder,
+        quantization: Quantization,
+    ) -> Result<Self> {
         let h = cfg.hidden_size();
         Ok(Self {
-            tfmr: Llama::new(&cfg.llama, &vb.pp("tfmr"))?,
+            tfmr: Llama::new(&cfg.llama, &vb.pp("tfmr"), quantization)?,
             cond_enc: CondEnc::new(cfg, &vb.pp("cond_enc"))?,
             text_emb: embedding(cfg.text_tokens_dict_size, h, vb.pp("text_emb"))?,
             speech_emb: embedding(cfg.speech_tokens_dict_size, h, vb.pp("speech_emb"))?,
@@ -89,8 +99,14 @@ impl T3 {
                 &vb.pp("speech_head"),
                 h,
                 cfg.speech_tokens_dict_size,
+                Quantization::None,
             )?,
-            _text_head: Linear::load_for_decode(&vb.pp("text_head"), h, cfg.text_tokens_dict_size)?,
+            _text_head: Linear::load_for_decode(
+                &vb.pp("text_head"),
+                h,
+                cfg.text_tokens_dict_size,
+                quantization,
+            )?,
             device: vb.device().clone(),
             cfg: cfg.clone(),
         })

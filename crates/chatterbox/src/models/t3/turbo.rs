@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use super::gpt2::{Gpt2, Gpt2Cache, Gpt2Config};
 use super::T3Cond;
-use crate::nn::{get, Linear};
+use crate::nn::{get, Linear, Quantization};
 use crate::sampling::{self, SamplingParams};
 use crate::{Error, Result};
 
@@ -77,9 +77,19 @@ fn emb_rows(e: &Embedding, ids: &[u32], dev: &Device) -> Result<Tensor> {
 }
 
 impl T3Turbo {
-    /// Build from a `VarBuilder` rooted at the checkpoint's top level. `tfmr.wte` and `text_head`
-    /// (unused at inference) are requested for the key set and dropped.
+    /// Build from a `VarBuilder` rooted at the checkpoint's top level (f32 weights). `tfmr.wte`
+    /// and `text_head` (unused at inference) are requested for the key set and dropped.
     pub fn new(cfg: &T3TurboConfig, vb: &VarBuilder) -> Result<Self> {
+        Self::new_quantized(cfg, vb, Quantization::None)
+    }
+
+    /// Build with the GPT-2 blocks' projections stored as `quantization` says (the embeddings,
+    /// the speaker projection and the speech head stay f32).
+    pub fn new_quantized(
+        cfg: &T3TurboConfig,
+        vb: &VarBuilder,
+        quantization: Quantization,
+    ) -> Result<Self> {
         let h = cfg.hidden_size();
         drop(get(
             &vb.pp("text_head"),
@@ -87,7 +97,7 @@ impl T3Turbo {
             "weight",
         )?);
         Ok(Self {
-            tfmr: Gpt2::new(&cfg.gpt2, &vb.pp("tfmr"))?,
+            tfmr: Gpt2::new(&cfg.gpt2, &vb.pp("tfmr"), quantization)?,
             spkr_enc: Linear::load(
                 &vb.pp("cond_enc").pp("spkr_enc"),
                 cfg.speaker_embed_size,

@@ -1,23 +1,28 @@
-//! `GET /play/{sid}`: the session's WAV streamed from disk with single-range `Range` support,
-//! `Content-Length`, `ETag`/`Last-Modified` revalidation, and a busy guard that keeps the cleanup
-//! task away while the file is being streamed.
+//! `GET /play/{sid}`: the session's latest audio streamed from disk with single-range `Range`
+//! support, `Content-Length`, `ETag`/`Last-Modified` revalidation, and a busy guard that keeps the
+//! cleanup task away while the file is being streamed.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{web, HttpRequest, HttpResponse};
-use chatterbox::pipeline::Conditionals;
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use futures_util::stream;
 use std::io::SeekFrom;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use uuid::Uuid;
+use utoipa::IntoParams;
 
-use crate::error::{ApiError, ApiResult};
-use crate::sessions::{Busy, SessionStore};
+use crate::error::{ApiError, ApiResult, ErrorResponse};
+use crate::openapi::AudioBytes;
+use crate::request::parse_session_id;
+use crate::sessions::SessionStore;
 
 const CHUNK: usize = 64 * 1024;
 
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(play);
+}
+
 /// Parse a single `bytes=` range against a file of `len` bytes. `Ok(None)`: no or ignorable
 /// header (serve everything); `Err(())`: unsatisfiable.
-pub fn parse_range(h: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
+fn parse_range(h: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(spec) = h.trim().strip_prefix("bytes=") else {
         return Ok(None);
     };
@@ -47,28 +52,72 @@ pub fn parse_range(h: &str, len: u64) -> Result<Option<(u64, u64)>, ()> {
     Ok(Some(range))
 }
 
-pub async fn serve(
-    req: &HttpRequest,
-    store: &std::sync::Arc<SessionStore<Conditionals>>,
-    sid: Uuid,
+/// Request headers `/play` honours.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)] // documentation only: the handler reads the headers itself
+pub struct PlayHeaders {
+    /// A single byte range, e.g. `bytes=0-1023` (several ranges: the whole file).
+    #[param(rename = "Range", required = false)]
+    range: String,
+    /// An `ETag` from an earlier response: 304 when it still matches.
+    #[param(rename = "If-None-Match", required = false)]
+    if_none_match: String,
+}
+
+/// The session's latest audio (Range supported).
+#[utoipa::path(
+    get,
+    path = "/play/{sid}",
+    tag = "sessions",
+    params(
+        ("sid" = uuid::Uuid, Path, description = "The session id"),
+        PlayHeaders,
+    ),
+    responses(
+        (status = 200, description = "The audio", content_type = "audio/wav", body = inline(AudioBytes),
+            headers(
+                ("Accept-Ranges" = String, description = "bytes"),
+                ("Content-Length" = u64),
+                ("ETag" = String),
+                ("Last-Modified" = String),
+                ("Cache-Control" = String, description = "no-cache"),
+            )),
+        (status = 206, description = "Part of the audio", content_type = "audio/wav", body = inline(AudioBytes),
+            headers(
+                ("Content-Range" = String, description = "bytes START-END/LENGTH"),
+                ("Accept-Ranges" = String, description = "bytes"),
+                ("Content-Length" = u64),
+                ("ETag" = String),
+                ("Last-Modified" = String),
+                ("Cache-Control" = String, description = "no-cache"),
+            )),
+        (status = 304, description = "Not modified (If-None-Match)",
+            headers(("ETag" = String))),
+        (status = 404, description = "session_not_found, audio_not_ready", body = ErrorResponse),
+        (status = 416, description = "range_not_satisfiable", body = ErrorResponse,
+            headers(("Content-Range" = String, description = "bytes */LENGTH"))),
+    )
+)]
+#[get("/play/{sid}")]
+pub async fn play(
+    req: HttpRequest,
+    sid: web::Path<String>,
+    sessions: web::Data<SessionStore>,
 ) -> ApiResult<HttpResponse> {
-    let meta = store.meta(&sid).ok_or_else(ApiError::session_not_found)?;
+    let sid = parse_session_id(&sid).ok_or(ApiError::SessionNotFound)?;
+    let meta = sessions.meta(&sid).ok_or(ApiError::SessionNotFound)?;
     if meta.generation == 0 {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "audio_not_ready",
-            "this session has no audio yet",
-        ));
+        return Err(ApiError::AudioNotReady);
     }
-    let busy: Busy = store.busy(&sid).ok_or_else(ApiError::session_not_found)?;
-    let path = store.wav_path(&sid);
-    let mut file = tokio::fs::File::open(&path)
+    let busy = sessions.busy(&sid).ok_or(ApiError::SessionNotFound)?;
+    let mut file = tokio::fs::File::open(sessions.audio_path(&sid, meta.format))
         .await
-        .map_err(|_| ApiError::session_not_found())?;
+        .map_err(|_| ApiError::SessionNotFound)?;
     let len = file
         .metadata()
         .await
-        .map_err(|e| ApiError::internal(format!("stat failed: {e}")))?
+        .map_err(|e| ApiError::internal("could not read the audio", e))?
         .len();
     let etag = format!("\"{}-{}-{len}\"", meta.updated_at, meta.generation);
     let last_modified = httpdate::fmt_http_date(
@@ -84,22 +133,19 @@ pub async fn serve(
             .insert_header((header::ETAG, etag))
             .finish());
     }
-    let range = match req.headers().get(header::RANGE).and_then(|v| v.to_str().ok()) {
-        Some(h) => match parse_range(h, len) {
-            Ok(r) => r,
-            Err(()) => {
-                return Ok(HttpResponse::build(StatusCode::RANGE_NOT_SATISFIABLE)
-                    .insert_header((header::CONTENT_RANGE, format!("bytes */{len}")))
-                    .json(serde_json::json!({"error": {"code": "range_not_satisfiable", "message": "requested range is outside the file"}})))
-            }
-        },
+    let range = match req
+        .headers()
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+    {
+        Some(h) => parse_range(h, len).map_err(|()| ApiError::RangeNotSatisfiable { len })?,
         None => None,
     };
     let (start, end) = range.unwrap_or((0, len.saturating_sub(1)));
     let count = if len == 0 { 0 } else { end - start + 1 };
     file.seek(SeekFrom::Start(start))
         .await
-        .map_err(|e| ApiError::internal(format!("seek failed: {e}")))?;
+        .map_err(|e| ApiError::internal("could not read the audio", e))?;
     let body = stream::unfold((file, count, busy), |(mut f, left, busy)| async move {
         if left == 0 {
             return None;
@@ -118,14 +164,14 @@ pub async fn serve(
         }
     });
     let mut resp = if range.is_some() {
-        let mut r = HttpResponse::PartialContent();
+        let mut r = HttpResponse::build(StatusCode::PARTIAL_CONTENT);
         r.insert_header((header::CONTENT_RANGE, format!("bytes {start}-{end}/{len}")));
         r
     } else {
         HttpResponse::Ok()
     };
     Ok(resp
-        .content_type("audio/wav")
+        .content_type(meta.format.content_type())
         .insert_header((header::ACCEPT_RANGES, "bytes"))
         .insert_header((header::CACHE_CONTROL, "no-cache"))
         .insert_header((header::ETAG, etag))

@@ -1,0 +1,124 @@
+//! What the engine needs from a text-to-speech model, so HTTP tests can run a fake one where the
+//! test is about HTTP (queueing, timeouts, cancellation, panics) and the real one where it is about
+//! synthesis.
+
+use chatterbox::{Audio, Chatterbox, Conditionals, GenerateParams};
+use std::any::Any;
+use std::path::Path;
+use std::sync::Arc;
+
+pub trait SpeechModel: Send + Sync + 'static {
+    /// A voice prepared from a reference clip.
+    type Voice: Send + Sync + 'static;
+
+    /// Rate of the audio [`SpeechModel::generate`] produces.
+    fn sample_rate(&self) -> u32;
+
+    /// Turn a reference clip into a voice.
+    fn prepare_voice(&self, clip: &Audio, exaggeration: f32) -> chatterbox::Result<Self::Voice>;
+
+    /// Speak `text` in `voice` (`None`: the model's built-in voice), handing audio to `emit` as it
+    /// is produced, in one piece or several. `should_stop` is polled between steps; when it
+    /// returns true the call ends with [`chatterbox::Error::Cancelled`].
+    fn generate(
+        &self,
+        text: &str,
+        voice: Option<&Self::Voice>,
+        params: &GenerateParams,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Vec<f32>),
+    ) -> chatterbox::Result<()>;
+
+    /// Persist a voice (the caller makes the write atomic).
+    fn save_voice(voice: &Self::Voice, path: &Path) -> chatterbox::Result<()>;
+
+    /// Read a voice written by [`SpeechModel::save_voice`].
+    fn load_voice(path: &Path) -> chatterbox::Result<Self::Voice>;
+}
+
+impl SpeechModel for Chatterbox {
+    type Voice = Conditionals;
+
+    fn sample_rate(&self) -> u32 {
+        Chatterbox::sample_rate(self)
+    }
+
+    fn prepare_voice(&self, clip: &Audio, exaggeration: f32) -> chatterbox::Result<Conditionals> {
+        self.prepare_conditionals(clip, exaggeration)
+    }
+
+    fn generate(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Vec<f32>),
+    ) -> chatterbox::Result<()> {
+        emit(Chatterbox::generate(
+            self,
+            text,
+            voice,
+            params,
+            should_stop,
+        )?);
+        Ok(())
+    }
+
+    fn save_voice(voice: &Conditionals, path: &Path) -> chatterbox::Result<()> {
+        chatterbox::save_voice(voice, path)
+    }
+
+    fn load_voice(path: &Path) -> chatterbox::Result<Conditionals> {
+        chatterbox::load_voice(path)
+    }
+}
+
+/// A model's voice with its type erased, so that nothing above the engine is generic over the
+/// model. Only the engine and the [`VoiceCodec`] of the same model look inside.
+#[derive(Clone)]
+pub struct Voice(Arc<dyn Any + Send + Sync>);
+
+impl Voice {
+    pub fn new<V: Send + Sync + 'static>(v: V) -> Self {
+        Self(Arc::new(v))
+    }
+
+    pub fn downcast<V: 'static>(&self) -> Option<&V> {
+        self.0.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for Voice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Voice")
+    }
+}
+
+/// Reads and writes the voices of one model type.
+#[derive(Clone, Copy)]
+pub struct VoiceCodec {
+    save: fn(&Voice, &Path) -> chatterbox::Result<()>,
+    load: fn(&Path) -> chatterbox::Result<Voice>,
+}
+
+fn wrong_model() -> chatterbox::Error {
+    chatterbox::Error::InvalidArgument("the voice belongs to another model".into())
+}
+
+impl VoiceCodec {
+    pub fn of<M: SpeechModel>() -> Self {
+        Self {
+            save: |v, path| M::save_voice(v.downcast::<M::Voice>().ok_or_else(wrong_model)?, path),
+            load: |path| M::load_voice(path).map(Voice::new),
+        }
+    }
+
+    pub fn save(&self, voice: &Voice, path: &Path) -> chatterbox::Result<()> {
+        (self.save)(voice, path)
+    }
+
+    pub fn load(&self, path: &Path) -> chatterbox::Result<Voice> {
+        (self.load)(path)
+    }
+}

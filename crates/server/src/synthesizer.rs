@@ -1,0 +1,288 @@
+//! The synthesis service between the routes and the engine: it finds or creates the session,
+//! resolves the voice (decoding an upload), runs the job, encodes the audio and persists it (voice
+//! first, so a stored session always has its voice on disk).
+
+use chatterbox::audio::DecodeLimits;
+use std::sync::Arc;
+use uuid::Uuid;
+
+use crate::audio::{self, AudioFormat};
+use crate::engine::{Engine, EngineError, Event, JobRequest, StageTimings, VoiceInput};
+use crate::error::ApiError;
+use crate::metrics;
+use crate::model::Voice;
+use crate::request::{SynthesisRequest, VoiceRequest};
+use crate::sessions::{Busy, SessionMeta, SessionStore, StoredAudio};
+use crate::voices::{NamedVoice, VoiceStore, DEFAULT_VOICE, UPLOAD_VOICE};
+
+/// Bounds on an uploaded voice clip, in seconds.
+#[derive(Debug, Clone, Copy)]
+pub struct ClipLimits {
+    pub min_s: f64,
+    pub max_s: f64,
+}
+
+/// A finished, stored synthesis.
+#[derive(Debug)]
+pub struct Synthesized {
+    pub session_id: Uuid,
+    /// Seconds of audio.
+    pub duration: f64,
+    pub sample_rate: u32,
+    /// Which voice spoke: `default` or `upload`.
+    pub voice: String,
+    pub timings: StageTimings,
+}
+
+pub struct Synthesizer {
+    engine: Arc<Engine>,
+    sessions: Arc<SessionStore>,
+    voices: Arc<VoiceStore>,
+    clips: ClipLimits,
+    format: AudioFormat,
+}
+
+/// A session in use by one request: busy while it lives, and removed on drop if this request
+/// created it and did not succeed.
+struct Lease<'a> {
+    id: Uuid,
+    created: bool,
+    sessions: &'a SessionStore,
+    voices: &'a VoiceStore,
+    _busy: Busy,
+}
+
+impl Lease<'_> {
+    /// The request succeeded: keep the session.
+    fn keep(mut self) {
+        self.created = false;
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        if self.created {
+            self.sessions.delete(&self.id);
+            self.voices.remove_session(&self.id);
+        }
+    }
+}
+
+/// What a job produced.
+struct Output {
+    samples: Vec<f32>,
+    sample_rate: u32,
+    new_voice: Option<Voice>,
+    timings: StageTimings,
+}
+
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(what, e))
+}
+
+impl Synthesizer {
+    pub fn new(
+        engine: Arc<Engine>,
+        sessions: Arc<SessionStore>,
+        voices: Arc<VoiceStore>,
+        clips: ClipLimits,
+    ) -> Self {
+        Self {
+            engine,
+            sessions,
+            voices,
+            clips,
+            format: AudioFormat::Wav,
+        }
+    }
+
+    /// Speak the request's text and store the audio as the session's latest.
+    pub async fn synthesize(&self, req: SynthesisRequest) -> Result<Synthesized, ApiError> {
+        let named = match &req.voice {
+            VoiceRequest::Named(name) => Some(
+                self.voices
+                    .named(name)
+                    .ok_or_else(|| ApiError::VoiceNotFound(name.clone()))?,
+            ),
+            _ => None,
+        };
+        let session = self.lease(req.session_id)?;
+        let voice = match (req.voice, named) {
+            (VoiceRequest::Upload(bytes), _) => VoiceInput::Upload(self.decode_clip(bytes).await?),
+            (_, Some(NamedVoice::Builtin)) => VoiceInput::Builtin,
+            _ => self
+                .voices
+                .session_voice(&session.id)
+                .map_or(VoiceInput::Builtin, VoiceInput::Prepared),
+        };
+        let label = match voice {
+            VoiceInput::Builtin => DEFAULT_VOICE,
+            _ => UPLOAD_VOICE,
+        };
+        let job = JobRequest {
+            text: req.text,
+            voice,
+            params: req.params,
+        };
+        let Output {
+            samples,
+            sample_rate,
+            new_voice,
+            timings,
+        } = self.run(job).await?;
+        let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
+        let meta = self
+            .persist(session.id, samples, sample_rate, new_voice)
+            .await?;
+        let session_id = session.id;
+        session.keep();
+        metrics::record_synthesis(timings.synthesis_s, duration, self.sessions.len());
+        Ok(Synthesized {
+            session_id,
+            duration,
+            sample_rate: meta.sample_rate,
+            voice: if label == DEFAULT_VOICE {
+                label.to_string()
+            } else {
+                meta.voice
+            },
+            timings,
+        })
+    }
+
+    /// The requested session (which must exist), or a new one.
+    fn lease(&self, requested: Option<Uuid>) -> Result<Lease<'_>, ApiError> {
+        let (id, created) = match requested {
+            Some(id) => (id, false),
+            None => (self.sessions.create(), true),
+        };
+        let busy = self.sessions.busy(&id).ok_or(ApiError::SessionNotFound)?;
+        Ok(Lease {
+            id,
+            created,
+            sessions: &self.sessions,
+            voices: &self.voices,
+            _busy: busy,
+        })
+    }
+
+    /// Queue the job and collect its events (dropping the job on error or timeout cancels it).
+    async fn run(&self, request: JobRequest) -> Result<Output, ApiError> {
+        let mut job = self.engine.submit(request)?;
+        let (mut samples, mut new_voice) = (Vec::new(), None);
+        while let Some(event) = job.next().await {
+            match event? {
+                Event::VoicePrepared(v) => new_voice = Some(v),
+                Event::Audio(piece) => samples.extend_from_slice(&piece),
+                Event::Done(timings) => {
+                    return Ok(Output {
+                        samples,
+                        sample_rate: job.sample_rate(),
+                        new_voice,
+                        timings,
+                    })
+                }
+            }
+        }
+        Err(EngineError::WorkersGone.into())
+    }
+
+    async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
+        let limits = DecodeLimits {
+            max_duration_s: self.clips.max_s,
+            ..DecodeLimits::default()
+        };
+        let clip = blocking("decoder thread failed", move || {
+            chatterbox::audio::decode(&bytes, &limits)
+        })
+        .await?
+        .map_err(|e| match e {
+            chatterbox::Error::AudioTooLong { max_s } => ApiError::VoiceTooLong { max_s },
+            other => ApiError::Synthesis(other),
+        })?;
+        if clip.duration_s() < self.clips.min_s {
+            return Err(ApiError::VoiceTooShort {
+                seconds: clip.duration_s(),
+                min: self.clips.min_s,
+            });
+        }
+        Ok(clip)
+    }
+
+    /// Encode and store the audio; the session's new voice goes to disk first.
+    async fn persist(
+        &self,
+        sid: Uuid,
+        samples: Vec<f32>,
+        sample_rate: u32,
+        new_voice: Option<Voice>,
+    ) -> Result<SessionMeta, ApiError> {
+        let (sessions, voices, format) = (self.sessions.clone(), self.voices.clone(), self.format);
+        let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
+        blocking("storage thread failed", move || {
+            let (bytes, _) = audio::encode(&samples, sample_rate, format)
+                .map_err(|e| ApiError::internal("could not encode the audio", e))?;
+            let label = match new_voice {
+                Some(v) => {
+                    voices
+                        .save_session_voice(&sid, v)
+                        .map_err(|e| ApiError::internal("could not store the voice", e))?;
+                    Some(UPLOAD_VOICE)
+                }
+                None => None,
+            };
+            let audio = StoredAudio {
+                bytes: &bytes,
+                format,
+                duration,
+                sample_rate,
+            };
+            sessions.store(&sid, &audio, label).map_err(|e| {
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    voices.remove_session(&sid); // deleted meanwhile: do not resurrect its voice
+                    ApiError::SessionNotFound
+                } else {
+                    ApiError::internal("could not store the audio", e)
+                }
+            })
+        })
+        .await?
+    }
+
+    /// Remove a session: its audio, its sidecar and its voice.
+    pub async fn delete(&self, sid: Uuid) -> Result<(), ApiError> {
+        let (sessions, voices) = (self.sessions.clone(), self.voices.clone());
+        let existed = blocking("storage thread failed", move || {
+            let existed = sessions.delete(&sid);
+            voices.remove_session(&sid);
+            existed
+        })
+        .await?;
+        metrics::set_sessions(self.sessions.len());
+        if existed {
+            Ok(())
+        } else {
+            Err(ApiError::SessionNotFound)
+        }
+    }
+
+    /// Delete sessions idle for longer than `max_age_s` (and their voices). Returns how many.
+    pub async fn cleanup(&self, max_age_s: u64) -> Result<usize, ApiError> {
+        let (sessions, voices) = (self.sessions.clone(), self.voices.clone());
+        let n = blocking("cleanup thread failed", move || {
+            let removed = sessions.cleanup(max_age_s);
+            for id in &removed {
+                voices.remove_session(id);
+            }
+            removed.len()
+        })
+        .await?;
+        metrics::set_sessions(self.sessions.len());
+        Ok(n)
+    }
+}

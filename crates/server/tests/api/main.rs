@@ -1,0 +1,11 @@
+//! HTTP tests, in process: `helpers::spawn_app` (the real tiny checkpoint) where the test is about
+//! synthesis, `helpers::spawn_fake_app` (a fake model) where it is about HTTP.
+
+mod engine;
+mod errors;
+mod helpers;
+mod info;
+mod openapi;
+mod process;
+mod sessions;
+mod synthesize;

@@ -1,0 +1,67 @@
+use reqwest::multipart::{Form, Part};
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+use crate::helpers::{spawn_app, spawn_app_in, voice_wav};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
+    let app = spawn_app().await;
+    let form = Form::new()
+        .text("text", "Survive a restart.")
+        .text("seed", "2")
+        .text("max_new_tokens", "20")
+        .part(
+            "voice_prompt",
+            Part::bytes(voice_wav(2.0)).file_name("me.wav"),
+        );
+    let (st, v) = app.synthesize_form(form).await;
+    assert_eq!(st, 200, "{v}");
+    let sid = v["session_id"].as_str().expect("sid").to_string();
+    let (_, before) = app.play(&sid).await;
+    let out = app.stop().await;
+    // Debris a crash could leave behind.
+    std::fs::write(
+        out.join(format!("{}.wav.tmp1", uuid::Uuid::new_v4())),
+        b"half",
+    )
+    .expect("write");
+    std::fs::write(
+        out.join(format!("{}.voice.safetensors", uuid::Uuid::new_v4())),
+        b"orphan",
+    )
+    .expect("write");
+
+    let app = spawn_app_in(&out, |c| {
+        c.cleanup_interval_seconds = 1;
+        c.max_age_seconds = 2;
+    })
+    .await;
+    let (st, after) = app.play(&sid).await;
+    assert_eq!(st, 200, "session survived the restart");
+    assert_eq!(before, after);
+    // Its uploaded voice survived too: no upload, yet the session speaks in it.
+    let (st, v) = app
+        .synthesize_json(json!({"text": "Still me.", "session_id": sid, "max_new_tokens": 10}))
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["voice"], "upload");
+    let names: Vec<String> = std::fs::read_dir(&out)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
+    assert_eq!(names.len(), 3, "wav, sidecar and voice only: {names:?}");
+    // After max age, the cleanup task removes it.
+    let t0 = Instant::now();
+    while app.play(&sid).await.0 == 200 && t0.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(
+        app.play(&sid).await.0,
+        404,
+        "cleanup removed the old session"
+    );
+    assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 0);
+}

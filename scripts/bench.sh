@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Side-by-side speed: ours against the PyTorch reference (chatterbox-tts 0.1.7, tools/reference),
+# at the released sizes with random weights, same workloads, same thread count, runs alternating
+# (ours, reference, ours, reference, ...) so a machine whose speed drifts affects both alike.
+#
+#   scripts/bench.sh [--threads N] [--rounds R] [--steps S] [--out FILE]
+#
+# Stages: T3 prefill (2 x 400 positions) and decode step (CFG batch 2, context 400) in f32, q8 and
+# q4 (ours) against the reference's f32; one CFM estimator call, HiFT and S3Gen tokens -> wav
+# (100 new + 233 prompt tokens); prepare_conditionals on a 10 s clip. Writes JSON (default
+# bench-results.json) and prints a table with the median over rounds and the ratio
+# reference / ours (> 1: we are faster). Check `uptime` first: a speed claim needs a quiet machine.
+# The reference venv is created on first use (~6 min, ~4 GB); REFERENCE_PYTHON overrides it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=2 rounds=2 steps=20 out=bench-results.json
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --threads) threads=$2; shift 2 ;;
+        --rounds) rounds=$2; shift 2 ;;
+        --steps) steps=$2; shift 2 ;;
+        --out) out=$2; shift 2 ;;
+        *) echo "bench: unknown argument $1" >&2; exit 2 ;;
+    esac
+done
+./scripts/bootstrap.sh
+py="${REFERENCE_PYTHON:-tools/reference/.venv/bin/python}"
+if [ ! -x "$py" ]; then
+    tools/reference/setup.sh
+fi
+cargo build --release -p chatterbox --example bench_t3 --example bench_s3gen --example bench_cond
+bin="${CARGO_TARGET_DIR:-target}/release/examples"
+export RAYON_NUM_THREADS="$threads" CANDLE_NUM_THREADS="$threads" OMP_NUM_THREADS="$threads"
+logs="$(mktemp -d)"
+clip="$logs/clip.wav"
+echo "bench: logs in $logs; load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+run() { # name command...
+    local name=$1; shift
+    echo "bench: $name"
+    "$@" > "$logs/$name.txt" 2>&1 || { echo "bench: $name failed:"; tail -20 "$logs/$name.txt"; exit 1; }
+}
+# The reference writes the 10 s clip both sides use.
+run ref_cond_0 "$py" tools/reference/bench_cond.py "$clip" --threads "$threads" --iters 1
+for r in $(seq "$rounds"); do
+    run "ours_t3_none_$r" "$bin/bench_t3" "$steps" none
+    run "ref_t3_$r" "$py" tools/reference/bench_t3_reference.py "$steps" "$threads"
+    run "ours_t3_q8_$r" "$bin/bench_t3" "$steps" q8
+    run "ours_t3_q4_$r" "$bin/bench_t3" "$steps" q4
+    run "ours_s3gen_$r" "$bin/bench_s3gen"
+    run "ref_s3gen_$r" "$py" tools/reference/bench_s3gen_reference.py 3 "$threads"
+    run "ours_cond_$r" "$bin/bench_cond" "$clip" --iters 2
+    run "ref_cond_$r" "$py" tools/reference/bench_cond.py "$clip" --threads "$threads" --iters 2
+done
+echo "bench: load after: $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 tools/bench_report.py "$logs" --threads "$threads" --rounds "$rounds" --out "$out"
