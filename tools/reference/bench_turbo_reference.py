@@ -9,6 +9,9 @@ and `cargo run --release --example bench_s3gen -- 100 250 --meanflow`:
   250-token (10 s) prompt, two CFM steps.
 
     tools/reference/.venv/bin/python tools/reference/bench_turbo_reference.py [STEPS] [THREADS] [--t3-only|--s3gen-only]
+
+The output lines match the patterns of tools/bench_report.py (`prefill N ms`, `decode step: mean
+.. median N ms`, `S3Gen tokens->wav: N s`), as do those of the two Rust examples.
 """
 
 import statistics
@@ -92,8 +95,9 @@ if "--t3-only" not in sys.argv:
             embedding=torch.randn(1, 192),
         )
         tokens = torch.cat([torch.randint(0, 6561, (1, n_new - 3)), torch.full((1, 3), 4299)], dim=1)
-        for _ in range(2):
+        for i in range(2):  # the first run warms up
             t0 = time.perf_counter()
             wav, _ = model.inference(tokens, ref_dict=ref, n_cfm_timesteps=2)
             dt = time.perf_counter() - t0
-            print(f"reference S3Gen meanflow tokens->wav: {dt:.2f} s for {wav.shape[1] / 24000:.2f} s of audio")
+            label = "warm-up run" if i == 0 else "S3Gen tokens->wav"
+            print(f"reference meanflow {label}: {dt:.2f} s for {wav.shape[1] / 24000:.2f} s of audio")
