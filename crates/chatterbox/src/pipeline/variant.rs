@@ -31,10 +31,11 @@ pub const TURBO_HUB_REPO: &str = "ResembleAI/chatterbox-turbo";
 /// repository and files; its networks live under `models/` (the Turbo T3 is
 /// [`crate::models::t3::T3Turbo`], its flow decoder the meanflow mode of
 /// [`crate::models::s3gen`]) and [`super::Chatterbox`] dispatches on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// `ChatterboxTTS` (`tts.py`): Llama T3 with CFG, ten-step flow decoder.
+    #[default]
     Original,
     /// `ChatterboxTurboTTS` (`tts_turbo.py`): GPT-2 medium T3 without CFG, GPT-2 BPE text,
     /// prompts loudness-normalised to −27 LUFS, two-step meanflow decoder without CFG.

@@ -9,3 +9,4 @@ mod openapi;
 mod process;
 mod sessions;
 mod synthesize;
+mod turbo;
