@@ -53,7 +53,7 @@ def randomise(module, gen):
                 p.copy_(0.3 * torch.randn(p.shape, generator=gen))
 
 
-def make_flow(gen):
+def make_flow(gen, meanflow=False):
     encoder = UpsampleConformerEncoder(
         input_size=ENC_DIM,
         output_size=ENC_DIM,
@@ -84,6 +84,7 @@ def make_flow(gen):
         num_mid_blocks=2,
         num_heads=2,
         act_fn="gelu",
+        meanflow=meanflow,
     )
     decoder = CausalConditionalCFM(spk_emb_dim=80, cfm_params=CFM_PARAMS, estimator=estimator)
     flow = CausalMaskedDiffWithXvec(input_size=ENC_DIM, vocab_size=VOCAB, encoder=encoder, decoder=decoder)

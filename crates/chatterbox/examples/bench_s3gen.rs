@@ -1,9 +1,10 @@
 //! S3Gen speed at the released size with random weights: 100 new speech tokens after a 233-token
 //! prompt (466 prompt mel frames; 666 frames through the CFM, as in the reference measurement).
 //!
-//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT]`
-//! Prints the time of the conformer encoder, the CFM (10 estimator calls on CFG batch 2), HiFT,
-//! and the whole `S3Gen::inference_traced`.
+//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT] [--meanflow]`
+//! Prints the time of the conformer encoder, the CFM (10 estimator calls on CFG batch 2; with
+//! `--meanflow`, Chatterbox-Turbo's 2 calls at batch 1), HiFT, and the whole
+//! `S3Gen::inference_traced`.
 
 use candle_core::{DType, Device, Tensor};
 use chatterbox::models::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
@@ -45,7 +46,12 @@ fn main() -> anyhow::Result<()> {
         .collect();
     let n_new = args.first().copied().unwrap_or(100);
     let n_prompt = args.get(1).copied().unwrap_or(233);
-    let cfg = S3GenConfig::default();
+    let meanflow = std::env::args().any(|a| a == "--meanflow");
+    let cfg = if meanflow {
+        S3GenConfig::meanflow()
+    } else {
+        S3GenConfig::default()
+    };
     let mut rng = GaussianRng::new(0);
     let t0 = Instant::now();
     let model = random_weights(&cfg, &mut rng)?;
@@ -95,8 +101,9 @@ fn main() -> anyhow::Result<()> {
     let t_hift = t.elapsed().as_secs_f64();
     println!("encoder:  {t_enc:.2} s");
     println!(
-        "CFM:      {t_cfm:.2} s  ({:.2} s per estimator call, batch 2)",
-        t_cfm / cfg.flow.n_timesteps as f64
+        "CFM:      {t_cfm:.2} s  ({:.2} s per estimator call, batch {})",
+        t_cfm / cfg.flow.n_timesteps as f64,
+        if meanflow { 1 } else { 2 }
     );
     println!(
         "HiFT:     {t_hift:.2} s  ({} samples, {:.2} s of audio)",

@@ -31,7 +31,7 @@ pub use audio::Audio;
 pub use error::{check_stop, Error, Result, ShouldStop};
 pub use pipeline::{
     load_voice, save_voice, Chatterbox, ChunkOptions, ChunkProgress, Conditionals, GenerateParams,
-    LoadOptions, ParamKind, ParamSpec, Quantization, Variant, HUB_REPO,
+    LoadOptions, ParamKind, ParamSpec, Quantization, Variant, HUB_REPO, TURBO_HUB_REPO,
 };
 
 /// Lock a mutex, taking the data even if another thread panicked while holding it (every mutex

@@ -180,6 +180,35 @@ pub fn sample_step(logits: &mut [f32], ids: &[u32], p: &SamplingParams, u: f32) 
     sample_inverse_cdf(&softmax(logits), u) as u32
 }
 
+/// `T3.inference_turbo`'s processors, each only when enabled: temperature (`T > 0`, `T ≠ 1`) →
+/// top-k (`Some(k)`, k > 0) → top-p (`< 1`) → repetition penalty (`≠ 1`, applied **last**, so a
+/// token removed by top-k/top-p stays removed). No CFG, no min-p.
+/// `ids` = `[BOS]` for the first token, then every token generated so far.
+pub fn process_logits_turbo(logits: &mut [f32], ids: &[u32], p: &SamplingParams) {
+    if p.temperature > 0.0 {
+        temperature(logits, p.temperature);
+    }
+    if let Some(k) = p.top_k.filter(|&k| k > 0) {
+        top_k(logits, k);
+    }
+    if p.top_p < 1.0 {
+        top_p(logits, p.top_p);
+    }
+    if p.repetition_penalty != 1.0 {
+        repetition_penalty(logits, ids, p.repetition_penalty);
+    }
+}
+
+/// One Turbo sampling step: [`process_logits_turbo`] and an inverse-CDF draw with `u`; greedy
+/// (argmax of the processed logits, `u` ignored) when `temperature ≤ 0`.
+pub fn sample_step_turbo(logits: &mut [f32], ids: &[u32], p: &SamplingParams, u: f32) -> u32 {
+    process_logits_turbo(logits, ids, p);
+    if p.temperature <= 0.0 {
+        return argmax(logits) as u32;
+    }
+    sample_inverse_cdf(&softmax(logits), u) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -224,5 +253,21 @@ mod tests {
         let mut l = vec![1.0, 3.0, 2.9];
         // Token 1 is penalised below token 2.
         assert_eq!(sample_step(&mut l, &[1], &params, 0.5), 2);
+    }
+
+    #[test]
+    fn turbo_penalty_comes_after_the_filters() {
+        // top-k 2 keeps tokens 0 and 1; the penalty then lowers token 0 below token 1 but cannot
+        // revive token 2.
+        let p = SamplingParams {
+            temperature: 0.0,
+            top_k: Some(2),
+            top_p: 1.0,
+            repetition_penalty: 2.0,
+            ..Default::default()
+        };
+        let mut l = vec![3.0, 2.0, 1.9];
+        assert_eq!(sample_step_turbo(&mut l, &[0, 2], &p, 0.5), 1);
+        assert_eq!(l, vec![1.5, 2.0, f32::NEG_INFINITY]);
     }
 }

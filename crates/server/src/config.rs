@@ -26,6 +26,10 @@ pub struct Config {
     /// (ResembleAI/chatterbox) into the standard cache.
     #[arg(long, env = "CHATTERBOX_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
+    /// Which model: `original` or `turbo` (Chatterbox-Turbo). Without it the variant is detected
+    /// from the model directory's files (original when downloading from the hub).
+    #[arg(long = "model", env = "CHATTERBOX_MODEL")]
+    pub model: Option<chatterbox::Variant>,
     /// Where session WAVs and their metadata live.
     #[arg(long, env = "CHATTERBOX_OUT_DIR", default_value = "out")]
     pub out_dir: PathBuf,
@@ -103,6 +107,21 @@ impl Config {
     }
 
     /// Reject settings that cannot work, with a message naming the flag.
+    /// The model variant this server runs (resolved once at start, see [`Config::resolve_model`]).
+    pub fn variant(&self) -> chatterbox::Variant {
+        self.model.unwrap_or_default()
+    }
+
+    /// Fill in `model` from the model directory's files when the flag was not given.
+    pub fn resolve_model(&mut self) {
+        if self.model.is_none() {
+            self.model = Some(match &self.model_dir {
+                Some(dir) => chatterbox::Variant::detect(dir).unwrap_or_default(),
+                None => chatterbox::Variant::Original,
+            });
+        }
+    }
+
     pub fn validate(&self) -> Result<(), String> {
         let positive = [
             ("--workers", self.workers),

@@ -27,6 +27,8 @@ pub enum ApiError {
     UnknownField(String),
     #[error("{0}")]
     InvalidParam(String),
+    #[error("the {model} model has no parameter {name:?}")]
+    UnsupportedParam { name: String, model: &'static str },
     #[error("text is empty")]
     EmptyText,
     #[error("text has {chars} characters; the limit is {max}")]
@@ -117,6 +119,7 @@ impl ApiError {
             Self::InvalidForm(_) => answer(C::BAD_REQUEST, "invalid_form"),
             Self::UnknownField(_) => answer(C::BAD_REQUEST, "unknown_field"),
             Self::InvalidParam(_) => answer(C::BAD_REQUEST, "invalid_param"),
+            Self::UnsupportedParam { .. } => answer(C::BAD_REQUEST, "unsupported_param"),
             Self::EmptyText => answer(C::BAD_REQUEST, "empty_text"),
             Self::TextTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "text_too_long"),
             Self::InvalidSessionId => answer(C::BAD_REQUEST, "invalid_session_id"),

@@ -58,6 +58,8 @@ pub struct SynthesisRequest {
 pub struct BodyLimits {
     pub max_text_chars: usize,
     pub max_upload_bytes: usize,
+    /// The model whose parameters (and defaults) apply.
+    pub variant: chatterbox::Variant,
 }
 
 impl BodyLimits {
@@ -76,6 +78,7 @@ impl From<&Config> for BodyLimits {
         Self {
             max_text_chars: c.max_text_chars,
             max_upload_bytes: c.max_upload_bytes,
+            variant: c.variant(),
         }
     }
 }
@@ -205,10 +208,23 @@ impl SynthesisRequest {
                 max: limits.max_text_chars,
             });
         }
-        let params: GenerateParams = serde_json::from_value(Value::Object(f.params))
+        let variant = limits.variant;
+        if let Some(name) = f.params.keys().find(|k| !variant.supports_param(k)) {
+            return Err(ApiError::UnsupportedParam {
+                name: name.clone(),
+                model: variant.name(),
+            });
+        }
+        // The variant's defaults, overridden by what the request sets.
+        let mut merged = match serde_json::to_value(variant.default_params()) {
+            Ok(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        merged.extend(f.params);
+        let params: GenerateParams = serde_json::from_value(Value::Object(merged))
             .map_err(|e| ApiError::InvalidParam(e.to_string()))?;
         params
-            .validate()
+            .validate_for(variant)
             .map_err(|e| ApiError::InvalidParam(e.to_string()))?;
         let session_id = match f.session_id.filter(|s| !s.trim().is_empty()) {
             Some(s) => Some(parse_session_id(&s).ok_or(ApiError::InvalidSessionId)?),
@@ -323,6 +339,7 @@ mod tests {
     const LIMITS: BodyLimits = BodyLimits {
         max_text_chars: 10,
         max_upload_bytes: 100,
+        variant: chatterbox::Variant::Original,
     };
 
     fn json(v: Value) -> Result<SynthesisRequest, ApiError> {
@@ -386,6 +403,7 @@ mod tests {
         let limits = BodyLimits {
             max_text_chars: 20_000,
             max_upload_bytes: 1,
+            variant: chatterbox::Variant::Original,
         };
         let text = "é".repeat(20_000);
         let body = serde_json::json!({ "text": text }).to_string();

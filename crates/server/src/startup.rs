@@ -27,14 +27,16 @@ pub struct Application {
 impl Application {
     /// Build the service with the real model (from `--model-dir`, else the hub). Binds the port
     /// (0: any free one).
-    pub fn build(cfg: Config) -> anyhow::Result<Self> {
+    pub fn build(mut cfg: Config) -> anyhow::Result<Self> {
+        cfg.resolve_model();
         let dir = cfg.model_dir.clone();
+        let variant = cfg.variant();
         let opts = chatterbox::LoadOptions {
             quantization: cfg.quantize,
         };
         Self::build_with_model(cfg, move || match dir {
-            Some(dir) => Chatterbox::load_with(&dir, &opts),
-            None => Chatterbox::from_hub_with(&opts),
+            Some(dir) => Chatterbox::load_variant_with(&dir, Some(variant), &opts),
+            None => Chatterbox::from_hub_variant_with(variant, &opts),
         })
     }
 

@@ -1,16 +1,24 @@
 //! Write a random-weight checkpoint of the real architecture: tiny by default, or at the released
-//! sizes with `--full` (≈ 3.2 GB, for end-to-end runs and memory/speed measurements).
+//! sizes with `--full` (≈ 3.2 GB, for end-to-end runs and memory/speed measurements); the original
+//! model, or Chatterbox-Turbo with `--turbo`.
 //!
-//! `cargo run --release --example tiny_checkpoint -- DIR [SEED] [--full]`
+//! `cargo run --release --example tiny_checkpoint -- DIR [SEED] [--full] [--turbo]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let full = std::env::args().any(|a| a == "--full");
-    let mut args = std::env::args().skip(1).filter(|a| a != "--full");
+    let variant = if std::env::args().any(|a| a == "--turbo") {
+        chatterbox::Variant::Turbo
+    } else {
+        chatterbox::Variant::Original
+    };
+    let mut args = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--full" && a != "--turbo");
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: tiny_checkpoint DIR [SEED] [--full]");
+        eprintln!("usage: tiny_checkpoint DIR [SEED] [--full] [--turbo]");
         return ExitCode::from(2);
     };
     let seed = match args.next().map(|s| s.parse::<u64>()) {
@@ -22,15 +30,15 @@ fn main() -> ExitCode {
         }
     };
     let cfg = if full {
-        chatterbox::pipeline::ModelConfig::default()
+        chatterbox::pipeline::ModelConfig::released(variant)
     } else {
-        chatterbox_testkit::tiny::config()
+        chatterbox_testkit::tiny::config_for(variant)
     };
     match chatterbox_testkit::tiny::write_random_checkpoint(&dir, &cfg, seed) {
         Ok(()) => {
             let kind = if full { "full-size" } else { "tiny" };
             println!(
-                "wrote a {kind} random-weight checkpoint to {}",
+                "wrote a {kind} random-weight {variant} checkpoint to {}",
                 dir.display()
             );
             ExitCode::SUCCESS

@@ -16,6 +16,10 @@ pub const VE: &str = include_str!("../manifests/manifest-ve.tsv");
 pub const T3_CFG: &str = include_str!("../manifests/manifest-t3_cfg.tsv");
 /// `manifest-s3gen.tsv` of chatterbox-tts 0.1.7.
 pub const S3GEN: &str = include_str!("../manifests/manifest-s3gen.tsv");
+/// `manifest-turbo-t3_turbo_v1.tsv` (Chatterbox-Turbo's GPT-2 T3) of chatterbox-tts 0.1.7.
+pub const T3_TURBO: &str = include_str!("../manifests/manifest-turbo-t3_turbo_v1.tsv");
+/// `manifest-turbo-s3gen_meanflow.tsv` (Chatterbox-Turbo's S3Gen) of chatterbox-tts 0.1.7.
+pub const S3GEN_MEANFLOW: &str = include_str!("../manifests/manifest-turbo-s3gen_meanflow.tsv");
 
 /// Parse a manifest (`key<TAB>AxBxC<TAB>dtype`, header line first) into key → shape.
 /// A scalar's shape is written as an empty field or `()` and parses to `[]`.

@@ -42,7 +42,10 @@ fn uniform(state: &mut u64) -> f32 {
 fn values(name: &str, dims: &[usize], state: &mut u64) -> Vec<f32> {
     let n: usize = dims.iter().product();
     let leaf = name.rsplit('.').next().unwrap_or(name);
-    let is_norm = name.contains("norm") || name.contains("_ln") || name.contains("ln.");
+    let is_norm = name.contains("norm")
+        || name.contains("_ln")
+        || name.contains("ln.")
+        || name.contains(".ln_");
     let fan_in = if dims.len() >= 2 {
         dims[1..].iter().product::<usize>().max(1)
     } else {

@@ -1,8 +1,10 @@
 //! A tiny random-weight checkpoint of the real architecture: every network at reduced widths and
-//! depths (same code paths), the five model files plus a `config.json`, so tests and servers can
-//! run the whole pipeline here without the released weights.
+//! depths (same code paths), the model files of one variant plus a `config.json`, so tests and
+//! servers can run the whole pipeline here without the released weights. Both variants: the
+//! original ([`write_tiny_checkpoint`]) and Chatterbox-Turbo ([`write_tiny_turbo_checkpoint`]:
+//! a tiny GPT-2 T3, the meanflow S3Gen, a byte-level GPT-2 tokenizer with the paralinguistic tags).
 //!
-//! `cargo run --release --example tiny_checkpoint -- DIR [SEED]` writes one.
+//! `cargo run --release --example tiny_checkpoint -- DIR [SEED] [--turbo]` writes one.
 
 use std::path::Path;
 
@@ -15,11 +17,13 @@ use chatterbox::models::s3gen::{
     EncoderConfig as FlowEncoderConfig, EstimatorConfig, FlowConfig, HiftConfig, S3Gen, S3GenConfig,
 };
 use chatterbox::models::s3tokenizer::EncoderConfig as TokenizerConfig;
-use chatterbox::models::t3::{LlamaConfig, T3Config, T3};
+use chatterbox::models::t3::{Gpt2Config, LlamaConfig, T3Config, T3Turbo, T3TurboConfig, T3};
 use chatterbox::models::voice_encoder::VoiceEncoderConfig;
 use chatterbox::pipeline::{
-    Chatterbox, ModelConfig, CONDS_FILE, CONFIG_FILE, S3GEN_FILE, T3_FILE, TOKENIZER_FILE, VE_FILE,
+    Chatterbox, ModelConfig, Variant, CONDS_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE,
+    TOKENIZER_FILE, VE_FILE,
 };
+use chatterbox::text::{ADDED_TOKENS_FILE, MERGES_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE};
 use chatterbox::S3GEN_SR;
 
 /// The reduced sizes of the tiny checkpoint — the one tiny config of the project. Interfaces
@@ -67,6 +71,8 @@ pub fn config() -> ModelConfig {
                 ..HiftConfig::default()
             },
         },
+        // Unused by the original model (see `turbo_config`).
+        t3_turbo: T3TurboConfig::turbo(),
         conditioning: ConditioningConfig {
             tokenizer: TokenizerConfig {
                 n_state: 128,
@@ -86,6 +92,128 @@ pub fn config() -> ModelConfig {
             },
         },
     }
+}
+
+/// The tiny Chatterbox-Turbo: [`config`]'s networks with a GPT-2 T3 (width 64, 2 layers, 4 heads,
+/// 4096 positions, the tiny tokenizer's 276 text ids) and the meanflow flow decoder (two steps).
+pub fn turbo_config() -> ModelConfig {
+    let mut cfg = config();
+    let released = T3TurboConfig::turbo();
+    cfg.t3_turbo = T3TurboConfig {
+        text_tokens_dict_size: TINY_GPT2_VOCAB,
+        gpt2: Gpt2Config {
+            vocab_size: TINY_GPT2_VOCAB,
+            n_positions: 4096,
+            n_embd: 64,
+            n_layer: 2,
+            n_head: 4,
+            n_inner: 128,
+            ..released.gpt2.clone()
+        },
+        ..released
+    };
+    cfg.s3gen.flow.n_timesteps = 2;
+    cfg.s3gen.flow.estimator.meanflow = true;
+    cfg
+}
+
+/// The tiny configuration of `variant`.
+pub fn config_for(variant: Variant) -> ModelConfig {
+    match variant {
+        Variant::Original => config(),
+        Variant::Turbo => turbo_config(),
+    }
+}
+
+/// Chatterbox-Turbo's paralinguistic tags (the added tokens of the released tokenizer, by the
+/// third-party list in the reference notes).
+pub const TURBO_TAGS: [&str; 19] = [
+    "[laugh]",
+    "[chuckle]",
+    "[sigh]",
+    "[gasp]",
+    "[clear throat]",
+    "[happy]",
+    "[surprised]",
+    "[whispering]",
+    "[crying]",
+    "[dramatic]",
+    "[shush]",
+    "[cough]",
+    "[groan]",
+    "[sniff]",
+    "[angry]",
+    "[fear]",
+    "[sarcastic]",
+    "[narration]",
+    "[advertisement]",
+];
+
+/// Ids of the tiny GPT-2 tokenizer: 256 byte symbols, `<|endoftext|>`, the 19 tags.
+pub const TINY_GPT2_VOCAB: usize = 256 + 1 + TURBO_TAGS.len();
+
+/// GPT-2's `bytes_to_unicode`: printable Latin-1 bytes stand for themselves, the others for
+/// U+0100 upwards in byte order.
+fn gpt2_byte_symbols() -> Vec<char> {
+    let printable = |b: u32| {
+        (0x21..=0x7e).contains(&b) || (0xa1..=0xac).contains(&b) || (0xae..=0xff).contains(&b)
+    };
+    let mut next = 0x100;
+    (0u32..256)
+        .map(|b| {
+            if printable(b) {
+                char::from_u32(b).unwrap_or('?')
+            } else {
+                let c = char::from_u32(next).unwrap_or('?');
+                next += 1;
+                c
+            }
+        })
+        .collect()
+}
+
+/// The files of a byte-level GPT-2 tokenizer in the released Turbo layout (`vocab.json`, an empty
+/// `merges.txt`, `tokenizer_config.json` with the added tags, `added_tokens.json`,
+/// `special_tokens_map.json`): every byte is one token, `<|endoftext|>` is 256, the tags 257–275.
+pub fn tiny_gpt2_tokenizer_files() -> Vec<(&'static str, String)> {
+    let mut vocab = serde_json::Map::new();
+    for (i, c) in gpt2_byte_symbols().into_iter().enumerate() {
+        vocab.insert(c.to_string(), i.into());
+    }
+    vocab.insert("<|endoftext|>".into(), 256.into());
+    let mut decoder = serde_json::Map::new();
+    decoder.insert(
+        "256".into(),
+        serde_json::json!({"content": "<|endoftext|>", "lstrip": false, "normalized": true,
+            "rstrip": false, "single_word": false, "special": true}),
+    );
+    let mut added = serde_json::Map::new();
+    for (i, t) in TURBO_TAGS.iter().enumerate() {
+        let id = 257 + i;
+        added.insert((*t).to_string(), id.into());
+        decoder.insert(
+            id.to_string(),
+            serde_json::json!({"content": t, "lstrip": false, "normalized": true, "rstrip": false,
+                "single_word": false, "special": false}),
+        );
+    }
+    let eos = "<|endoftext|>";
+    let config = serde_json::json!({
+        "add_bos_token": false, "add_prefix_space": false, "added_tokens_decoder": decoder,
+        "bos_token": eos, "eos_token": eos, "unk_token": eos, "clean_up_tokenization_spaces": false,
+        "errors": "replace", "model_max_length": 1024, "tokenizer_class": "GPT2Tokenizer"
+    });
+    let special = serde_json::json!({"bos_token": eos, "eos_token": eos, "unk_token": eos});
+    vec![
+        (VOCAB_FILE, serde_json::Value::Object(vocab).to_string()),
+        (MERGES_FILE, "#version: 0.2\n".to_string()),
+        (TOKENIZER_CONFIG_FILE, config.to_string()),
+        (
+            ADDED_TOKENS_FILE,
+            serde_json::Value::Object(added).to_string(),
+        ),
+        (SPECIAL_TOKENS_MAP_FILE, special.to_string()),
+    ]
 }
 
 /// A character-level `tokenizer.json` in the released file's format (BPE model, `[UNK]`,
@@ -126,10 +254,11 @@ pub fn tiny_tokenizer_json() -> String {
     .to_string()
 }
 
-/// A 3 s voiced test clip at 24 kHz (harmonics of a gliding 120–160 Hz pitch).
-fn synthetic_voice() -> Audio {
+/// A voiced test clip at 24 kHz (harmonics of a gliding 120–160 Hz pitch): 3 s, or 6 s for Turbo
+/// (which needs more than 5 s).
+fn synthetic_voice(seconds: u32) -> Audio {
     let sr = S3GEN_SR as f32;
-    let samples = (0..(3 * S3GEN_SR) as usize)
+    let samples = (0..(seconds * S3GEN_SR) as usize)
         .map(|i| {
             let t = i as f32 / sr;
             let f0 = 140.0 + 20.0 * (2.0 * std::f32::consts::PI * 0.7 * t).sin();
@@ -153,13 +282,37 @@ pub fn write_tiny_checkpoint(dir: &Path, seed: u64) -> Result<()> {
     write_random_checkpoint(dir, &config(), seed)
 }
 
-/// Write a random-weight model directory at any configuration. The released configuration gets no
-/// `config.json` (like the released files); any other gets one.
+/// Write a tiny Chatterbox-Turbo checkpoint to `dir`: the Turbo files (`t3_turbo_v1`,
+/// `s3gen_meanflow`, `ve`, the GPT-2 tokenizer files), the built-in voice as `conds.safetensors`
+/// and `config.json`.
+pub fn write_tiny_turbo_checkpoint(dir: &Path, seed: u64) -> Result<()> {
+    write_random_checkpoint(dir, &turbo_config(), seed)
+}
+
+/// The tiny checkpoint of `variant`.
+pub fn write_tiny_variant_checkpoint(dir: &Path, variant: Variant, seed: u64) -> Result<()> {
+    write_random_checkpoint(dir, &config_for(variant), seed)
+}
+
+/// Write a random-weight model directory at any configuration. The variant follows from the
+/// configuration (a meanflow flow decoder is Turbo's); files of the other variant are removed so
+/// the directory stays unambiguous. The released configuration gets no `config.json` (like the
+/// released files); any other gets one.
 pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
+    let variant = if cfg.s3gen.flow.estimator.meanflow {
+        Variant::Turbo
+    } else {
+        Variant::Original
+    };
     std::fs::create_dir_all(dir)
         .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    for other in Variant::ALL.into_iter().filter(|&v| v != variant) {
+        for f in [other.t3_file(), other.s3gen_file()] {
+            let _ = std::fs::remove_file(dir.join(f));
+        }
+    }
     let cfg_path = dir.join(CONFIG_FILE);
-    if *cfg == ModelConfig::default() {
+    if *cfg == ModelConfig::released(variant) {
         let _ = std::fs::remove_file(&cfg_path);
     } else {
         let json = serde_json::to_string_pretty(cfg)
@@ -168,8 +321,11 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
     }
 
     let t3 = RandomWeights::new(seed.wrapping_mul(3) + 1);
-    T3::new(&cfg.t3, &t3.var_builder())?;
-    t3.save(&dir.join(T3_FILE))?;
+    match variant {
+        Variant::Original => drop(T3::new(&cfg.t3, &t3.var_builder())?),
+        Variant::Turbo => drop(T3Turbo::new(&cfg.t3_turbo, &t3.var_builder())?),
+    }
+    t3.save(&dir.join(variant.t3_file()))?;
     drop(t3);
 
     let ve = RandomWeights::new(seed.wrapping_mul(3) + 2);
@@ -177,15 +333,25 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
     S3Gen::new(&cfg.s3gen, &s3.var_builder())?;
     ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning)?;
     ve.save(&dir.join(VE_FILE))?;
-    s3.save(&dir.join(S3GEN_FILE))?;
+    s3.save(&dir.join(variant.s3gen_file()))?;
     drop((ve, s3));
 
-    std::fs::write(dir.join(TOKENIZER_FILE), tiny_tokenizer_json())
-        .map_err(|e| Error::io("writing tokenizer.json", e))?;
+    let files = match variant {
+        Variant::Original => vec![(TOKENIZER_FILE, tiny_tokenizer_json())],
+        Variant::Turbo => tiny_gpt2_tokenizer_files(),
+    };
+    for (name, text) in files {
+        std::fs::write(dir.join(name), text)
+            .map_err(|e| Error::io(format!("writing {name}"), e))?;
+    }
 
     // The built-in voice, made by the model itself from a synthetic clip.
     let _ = std::fs::remove_file(dir.join(CONDS_FILE));
-    let model = Chatterbox::load(dir)?;
-    let voice = model.prepare_conditionals(&synthetic_voice(), 0.5)?;
+    let model = Chatterbox::load_variant_with(dir, Some(variant), &Default::default())?;
+    let seconds = match variant {
+        Variant::Original => 3,
+        Variant::Turbo => 6,
+    };
+    let voice = model.prepare_conditionals(&synthetic_voice(seconds), 0.5)?;
     voice.save(&dir.join(CONDS_FILE))
 }

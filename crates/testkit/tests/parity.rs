@@ -57,4 +57,10 @@ parity_tests!(
     s3gen_flow,
     s3gen_hift,
     s3gen_full,
+    turbo_t3,
+    turbo_sampling,
+    turbo_meanflow,
+    turbo_text,
+    turbo_loudness,
+    turbo_prepare_conditionals,
 );

@@ -4,6 +4,7 @@
 //! (int16 / 2^15, int24 / 2^23, int32 / 2^31), float samples are kept, and channels are averaged.
 
 mod decode;
+pub mod loudness;
 pub mod resample;
 
 pub use decode::{decode, decode_file, DecodeLimits};
@@ -24,6 +25,17 @@ impl Audio {
     /// Duration in seconds.
     pub fn duration_s(&self) -> f64 {
         self.samples.len() as f64 / f64::from(self.sample_rate.max(1))
+    }
+
+    /// Chatterbox-Turbo's `norm_loudness`: scaled to `target_lufs` integrated loudness
+    /// (ITU-R BS.1770-4 as pyloudnorm); unchanged when shorter than 400 ms or silent.
+    pub fn loudness_normalized(&self, target_lufs: f64) -> Audio {
+        let mut samples = self.samples.clone();
+        loudness::normalize_loudness(&mut samples, self.sample_rate, target_lufs);
+        Audio {
+            samples,
+            sample_rate: self.sample_rate,
+        }
     }
 
     /// Resample with soxr "HQ" exactly as `librosa.resample(res_type="soxr_hq")` does

@@ -35,6 +35,12 @@ pub const T3_PROMPT_LEN: usize = 150;
 pub const MIN_REF_SECONDS: f64 = 1.0;
 /// Smallest peak amplitude accepted (−80 dBFS).
 pub const MIN_PEAK: f32 = 1e-4;
+/// Chatterbox-Turbo's T3 prompt: the first 15 s of the 16 kHz signal (`tts_turbo.py:111`).
+pub const TURBO_ENC_COND_LEN: usize = 15 * S3_SR as usize;
+/// Chatterbox-Turbo's maximum T3 prompt tokens (`speech_cond_prompt_len` 375).
+pub const TURBO_T3_PROMPT_LEN: usize = 375;
+/// Chatterbox-Turbo refuses reference clips of this many seconds or less.
+pub const TURBO_MIN_REF_SECONDS: f64 = 5.0;
 /// Default exaggeration (`emotion_adv`).
 pub const DEFAULT_EXAGGERATION: f32 = 0.5;
 
@@ -292,6 +298,44 @@ impl ConditioningModels {
     /// `ChatterboxTTS.prepare_conditionals` on a 24 kHz mono clip (already loaded the way
     /// `librosa.load(path, sr=24000)` does, e.g. with [`crate::audio::load`]).
     pub fn prepare_conditionals(&self, wav24: &[f32], exaggeration: f32) -> Result<Conditionals> {
+        self.prepare(wav24, exaggeration, ENC_COND_LEN, T3_PROMPT_LEN)
+    }
+
+    /// `ChatterboxTurboTTS.prepare_conditionals` on a 24 kHz mono clip: the clip must be longer
+    /// than 5 s; it is first loudness-normalised to −27 LUFS (when `norm_loudness`, the
+    /// reference's default), then conditioned as the original does except that the T3 prompt is
+    /// the first 15 s (at most 375 tokens). `exaggeration` is stored but Turbo never uses it.
+    pub fn prepare_conditionals_turbo(
+        &self,
+        wav24: &[f32],
+        exaggeration: f32,
+        norm_loudness: bool,
+    ) -> Result<Conditionals> {
+        check_clip(wav24)?;
+        let secs = wav24.len() as f64 / f64::from(S3GEN_SR);
+        if secs <= TURBO_MIN_REF_SECONDS {
+            return Err(Error::InvalidAudio(format!(
+                "reference clip too short for Turbo: {secs:.2} s (it needs more than {TURBO_MIN_REF_SECONDS} s)"
+            )));
+        }
+        let mut wav = wav24.to_vec();
+        if norm_loudness {
+            crate::audio::loudness::normalize_loudness(
+                &mut wav,
+                S3GEN_SR,
+                crate::audio::loudness::TURBO_TARGET_LUFS,
+            );
+        }
+        self.prepare(&wav, exaggeration, TURBO_ENC_COND_LEN, TURBO_T3_PROMPT_LEN)
+    }
+
+    fn prepare(
+        &self,
+        wav24: &[f32],
+        exaggeration: f32,
+        enc_cond_len: usize,
+        prompt_len: usize,
+    ) -> Result<Conditionals> {
         check_clip(wav24)?;
         if !exaggeration.is_finite() {
             return Err(Error::InvalidArgument(format!(
@@ -302,8 +346,8 @@ impl ConditioningModels {
         let wav16 = resample_soxr_hq(wav24, S3GEN_SR, S3_SR)?;
         let gen = self.embed_ref(&wav24[..wav24.len().min(DEC_COND_LEN)])?;
         let prompt = self.tokenizer.tokenize(
-            &wav16[..wav16.len().min(ENC_COND_LEN)],
-            Some(T3_PROMPT_LEN),
+            &wav16[..wav16.len().min(enc_cond_len)],
+            Some(prompt_len),
             dev,
         )?;
         let ve = self.voice_encoder.embed_utterance(&wav16, dev)?;

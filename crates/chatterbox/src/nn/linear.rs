@@ -101,6 +101,19 @@ impl MatW {
         })
     }
 
+    /// From an `(N, K)` (PyTorch `(out, in)`) weight: the few-row layout, or quantized when
+    /// `quantization` applies to width `K`.
+    fn decode_layout(w: Tensor, quantization: Quantization) -> Result<Self> {
+        let w = w.contiguous()?;
+        let (n, k) = w.dims2()?;
+        Ok(match quantization.dtype(k) {
+            Some(dtype) => {
+                Self::Quantized(QMatMul::from_qtensor(QTensor::quantize(&w, dtype)?)?, k, n)
+            }
+            None => Self::RowMajor(w),
+        })
+    }
+
     fn k(&self) -> usize {
         match self {
             Self::Packed(p) => p.k(),
@@ -203,16 +216,35 @@ impl Linear {
         out: usize,
         quantization: Quantization,
     ) -> Result<Self> {
-        let w = get(vb, &[out, inp], "weight")?.contiguous()?;
-        let w = match quantization.dtype(inp) {
-            Some(dtype) => MatW::Quantized(
-                QMatMul::from_qtensor(QTensor::quantize(&w, dtype)?)?,
-                inp,
-                out,
-            ),
-            None => MatW::RowMajor(w),
-        };
-        Ok(Self { w, b: None })
+        let w = get(vb, &[out, inp], "weight")?;
+        Ok(Self {
+            w: MatW::decode_layout(w, quantization)?,
+            b: None,
+        })
+    }
+
+    /// `nn.Linear(inp, out)` with a bias under `vb`, laid out for few-row inputs.
+    pub(crate) fn load_for_decode_biased(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
+        Ok(Self {
+            w: MatW::RowMajor(get(vb, &[out, inp], "weight")?.contiguous()?),
+            b: Some(get(vb, &[out], "bias")?.to_vec1::<f32>()?),
+        })
+    }
+
+    /// HF `Conv1D(out, inp)` under `vb` (GPT-2's projections): the weight is stored `(in, out)`,
+    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out for few-row inputs, or
+    /// quantized (the bias stays f32).
+    pub(crate) fn load_conv1d_for_decode(
+        vb: &VarBuilder,
+        inp: usize,
+        out: usize,
+        quantization: Quantization,
+    ) -> Result<Self> {
+        let w = get(vb, &[inp, out], "weight")?.t()?;
+        Ok(Self {
+            w: MatW::decode_layout(w, quantization)?,
+            b: Some(get(vb, &[out], "bias")?.to_vec1::<f32>()?),
+        })
     }
 
     pub(crate) fn forward(&self, x: &Tensor) -> Result<Tensor> {

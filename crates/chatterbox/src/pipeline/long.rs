@@ -8,11 +8,10 @@
 //! paragraph) with equal-power fades, so no join clicks.
 
 use candle_core::{DType, IndexOp};
-use rand::{rngs::StdRng, Rng, SeedableRng};
 
-use super::{drop_invalid_tokens, Chatterbox, GenerateParams};
+use super::{Chatterbox, GenerateParams};
 use crate::models::s3gen::GaussianRng;
-use crate::models::t3::{SamplingParams, T3Cond};
+use crate::models::t3::SamplingParams;
 use crate::text::{punc_norm, split_text, Boundary, ChunkOptions};
 use crate::{check_stop, Conditionals, Error, Result, ShouldStop, S3GEN_SR};
 
@@ -167,7 +166,7 @@ impl Chatterbox {
         should_stop: ShouldStop,
         on_audio: &mut dyn FnMut(Vec<f32>, ChunkProgress),
     ) -> Result<()> {
-        params.validate()?;
+        params.validate_for(self.variant())?;
         let voice = self.voice_or_default(voice)?;
         let mut chunks = split_text(text, chunking);
         if chunks.is_empty() {
@@ -176,11 +175,6 @@ impl Chatterbox {
         }
         let total = chunks.len();
         let seed = params.seed.unwrap_or_else(rand::random);
-        let cond = T3Cond {
-            emotion_adv: params.exaggeration,
-            ..voice.t3.clone()
-        };
-        let cond_emb = self.t3.prepare_conditioning(&cond)?;
         let prompt_tokens = prompt_tokens(voice)?;
         let mut joiner = Joiner::new(S3GEN_SR);
         let mut pause = 0.0;
@@ -192,19 +186,8 @@ impl Chatterbox {
                 .max_new_tokens
                 .min(max_tokens_for(&chunk.text))
                 .max(1);
-            let text = punc_norm(&chunk.text);
-            let ids = self.tokenizer.encode_with_bounds(&text)?;
             let sampling = sampling_params(params, chunk_seed, max_new_tokens);
-            let mut rng = StdRng::seed_from_u64(chunk_seed);
-            let mut speech = Vec::with_capacity(max_new_tokens);
-            let stream = self
-                .t3
-                .generate_from_cond_emb(&cond_emb, &ids, &sampling, move || rng.random::<f32>())?;
-            for tok in stream {
-                check_stop(should_stop)?;
-                speech.push(tok?);
-            }
-            let speech = drop_invalid_tokens(&speech);
+            let speech = self.speech_tokens(&chunk.text, voice, params, &sampling, should_stop)?;
             let progress = ChunkProgress { done: i + 1, total };
             if speech.is_empty() {
                 tracing::warn!(chunk = i, "no speech for a chunk; skipped");

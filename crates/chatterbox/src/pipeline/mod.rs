@@ -1,16 +1,27 @@
-//! The whole pipeline, `ChatterboxTTS.generate` in one call:
+//! The whole pipeline, `ChatterboxTTS.generate` (or `ChatterboxTurboTTS.generate`) in one call:
 //! `punc_norm` → tokenizer → T3 (conditioned on a voice) → drop invalid tokens → S3Gen → 24 kHz.
 //!
-//! A model directory holds the five released files (`ve.safetensors`, `t3_cfg.safetensors`,
-//! `s3gen.safetensors`, `tokenizer.json`, `conds.pt`). A `config.json` is read when present (the
-//! tiny random-weight checkpoints carry one; the released files need none). The built-in voice is
-//! `conds.safetensors` (our format) if present, else `conds.pt`.
+//! A model directory holds the released files of one [`Variant`] (see [`Variant::files`]): for
+//! the original `ve.safetensors`, `t3_cfg.safetensors`, `s3gen.safetensors`, `tokenizer.json`,
+//! `conds.pt`; for Turbo `ve.safetensors`, `t3_turbo_v1.safetensors`,
+//! `s3gen_meanflow.safetensors`, the GPT-2 tokenizer files (`vocab.json`, `merges.txt`,
+//! `tokenizer_config.json`, `added_tokens.json`) and `conds.pt`. The variant is detected from the
+//! T3 file ([`Variant::detect`]) or given ([`Chatterbox::load_variant_with`]). A `config.json` is read
+//! when present (the tiny random-weight checkpoints carry one; the released files need none). The
+//! built-in voice is `conds.safetensors` (our format) if present, else `conds.pt`.
+//!
+//! Turbo differs only where the reference does: GPT-2 BPE text without SOT/EOT and the Turbo
+//! `punc_norm`; voices loudness-normalised and a 15 s / 375-token prompt; T3 Turbo without CFG
+//! with its sampling order; every id ≥ 6561 dropped and three silence tokens (4299) appended; the
+//! two-step meanflow S3Gen. `exaggeration`, `cfg_weight` and `min_p` are ignored
+//! ([`Variant::unsupported_params`]).
 //!
 //! Output is **not watermarked**: the reference adds Resemble's Perth neural watermark, whose
 //! network ships only inside a Python package; see README.md.
 
 mod long;
 mod params;
+mod variant;
 
 pub use crate::conditioning::Conditionals;
 pub use crate::text::ChunkOptions;
@@ -18,6 +29,10 @@ pub use long::{
     chunk_seed, max_tokens_for, pause_after, trim_silence, ChunkProgress, Joiner, CROSSFADE_S,
 };
 pub use params::{GenerateParams, ParamKind, ParamSpec};
+pub use variant::{
+    Variant, CONDS_FILE, CONDS_PT_FILE, CONFIG_FILE, HUB_REPO, S3GEN_FILE, S3GEN_MEANFLOW_FILE,
+    SPECIAL_TOKENS_MAP_FILE, T3_FILE, T3_TURBO_FILE, TOKENIZER_FILE, TURBO_HUB_REPO, VE_FILE,
+};
 
 use candle_core::Device;
 use serde::{Deserialize, Serialize};
@@ -27,67 +42,54 @@ use crate::audio::Audio;
 use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
 use crate::models::s3gen::{S3Gen, S3GenConfig};
-use crate::models::t3::{T3Cond, T3Config, T3};
+use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3Turbo, T3TurboConfig, T3};
 pub use crate::nn::Quantization;
-use crate::text::{punc_norm, EnTokenizer};
+use crate::text::{punc_norm, punc_norm_turbo, EnTokenizer, Gpt2Tokenizer};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
-/// Sizes of every network. `Default` is the released English model.
+/// Sizes of every network. `Default` is the released original model; [`ModelConfig::turbo`]
+/// the released Turbo. `t3` is read by the original model, `t3_turbo` by Turbo.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
     pub t3: T3Config,
+    pub t3_turbo: T3TurboConfig,
     pub s3gen: S3GenConfig,
     pub conditioning: ConditioningConfig,
 }
 
-/// File names inside a model directory.
-pub const VE_FILE: &str = "ve.safetensors";
-pub const T3_FILE: &str = "t3_cfg.safetensors";
-pub const S3GEN_FILE: &str = "s3gen.safetensors";
-pub const TOKENIZER_FILE: &str = "tokenizer.json";
-pub const CONDS_PT_FILE: &str = "conds.pt";
-pub const CONDS_FILE: &str = "conds.safetensors";
-pub const CONFIG_FILE: &str = "config.json";
-/// The Hugging Face repository of the released model.
-pub const HUB_REPO: &str = "ResembleAI/chatterbox";
-
-/// Which Chatterbox model a process serves (one per process). Each variant names its hub
-/// repository and files; the variants still to come (Turbo: a GPT-2 T3 and a two-step flow
-/// decoder; Multilingual: a grapheme tokenizer and the alignment-guided stop) add their networks
-/// under `models/` and a case here, not a second pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Variant {
-    /// `ChatterboxTTS` (`tts.py`): Llama T3 with CFG, ten-step flow decoder.
-    Original,
-}
-
-impl Variant {
-    /// Lower-case name, as in `--model original`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::Original => "original",
+impl ModelConfig {
+    /// The released Chatterbox-Turbo: GPT-2 medium T3, meanflow S3Gen.
+    pub fn turbo() -> Self {
+        Self {
+            s3gen: S3GenConfig::meanflow(),
+            ..Self::default()
         }
     }
 
-    /// The Hugging Face repository the released files come from.
-    pub fn hub_repo(self) -> &'static str {
-        match self {
-            Self::Original => HUB_REPO,
-        }
-    }
-
-    /// The released files a model directory of this variant holds.
-    pub fn files(self) -> &'static [&'static str] {
-        match self {
-            Self::Original => &[VE_FILE, T3_FILE, S3GEN_FILE, TOKENIZER_FILE, CONDS_PT_FILE],
+    /// The released configuration of `variant`.
+    pub fn released(variant: Variant) -> Self {
+        match variant {
+            Variant::Original => Self::default(),
+            Variant::Turbo => Self::turbo(),
         }
     }
 }
 
 const SOS: u32 = 6561;
 const EOS: u32 = 6562;
+/// `S3GEN_SIL`: the silence token Turbo appends three times (`models/s3gen/const.py:2`).
+pub const S3GEN_SIL: u32 = 4299;
+/// How many silence tokens Turbo appends (120 ms of audio).
+pub const TURBO_SILENCE_TOKENS: usize = 3;
+
+/// Turbo's post-T3 step (`tts_turbo.py:284-287`): drop every id ≥ 6561 wherever it is, then
+/// append three silence tokens.
+pub fn turbo_speech_tokens(tokens: &[u32]) -> Vec<u32> {
+    let mut out: Vec<u32> = tokens.iter().copied().filter(|&t| t < SOS).collect();
+    out.extend([S3GEN_SIL; TURBO_SILENCE_TOKENS]);
+    out
+}
 
 /// `drop_invalid_tokens` + the `< 6561` filter of the reference: keep what lies after the first
 /// start-of-speech and before the first end-of-speech, then drop every id ≥ 6561.
@@ -105,33 +107,62 @@ pub fn drop_invalid_tokens(tokens: &[u32]) -> Vec<u32> {
         .collect()
 }
 
+/// The variant-specific front half: text tokenizer and T3.
+enum TextToSpeech {
+    Original {
+        t3: Box<T3>,
+        tokenizer: EnTokenizer,
+    },
+    Turbo {
+        t3: Box<T3Turbo>,
+        tokenizer: Gpt2Tokenizer,
+    },
+}
+
 /// A loaded Chatterbox model: every network, the tokenizer and the built-in voice.
 pub struct Chatterbox {
-    t3: T3,
+    front: TextToSpeech,
     s3gen: S3Gen,
     cond: ConditioningModels,
-    tokenizer: EnTokenizer,
     default_voice: Option<Conditionals>,
     device: Device,
 }
 
-/// How to load a model: options that change memory and speed, not the network.
+/// How to load a model: options that change memory and speed, not the network. (The variant is
+/// an argument of its own: [`Chatterbox::load_variant_with`].)
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoadOptions {
-    /// Precision of T3's backbone projections (the decode-time bottleneck): `None` keeps the f32
-    /// arithmetic of the reference; `Q8`/`Q4` quantize at load (see [`Quantization`]).
+    /// Precision of T3's backbone projections (the decode-time bottleneck), for either variant:
+    /// `None` keeps the f32 arithmetic of the reference; `Q8`/`Q4` quantize at load (see
+    /// [`Quantization`]).
     pub quantization: Quantization,
 }
 
 impl Chatterbox {
-    /// Load a model directory (see the module docs) on the CPU, in f32.
+    /// Load a model directory (see the module docs) on the CPU, in f32; the variant is detected
+    /// from its T3 file.
     pub fn load(dir: &Path) -> Result<Self> {
         Self::load_with(dir, &LoadOptions::default())
     }
 
-    /// Load a model directory with `opts`.
+    /// Load a model directory with `opts`; the variant is detected from its T3 file.
     pub fn load_with(dir: &Path, opts: &LoadOptions) -> Result<Self> {
+        Self::load_variant_with(dir, None, opts)
+    }
+
+    /// Load a model directory as `variant` (`None`: detect it, [`Variant::detect`]) with `opts`.
+    /// A directory lacking a file the variant needs is an error naming it.
+    pub fn load_variant_with(
+        dir: &Path,
+        variant: Option<Variant>,
+        opts: &LoadOptions,
+    ) -> Result<Self> {
+        let variant = match variant {
+            Some(v) => v,
+            None => Variant::detect(dir)?,
+        };
+        variant.check_dir(dir)?;
         let device = Device::Cpu;
         let cfg_path = dir.join(CONFIG_FILE);
         let cfg: ModelConfig = if cfg_path.is_file() {
@@ -142,11 +173,26 @@ impl Chatterbox {
                 msg: e.to_string(),
             })?
         } else {
-            ModelConfig::default()
+            ModelConfig::released(variant)
         };
+        let meanflow = cfg.s3gen.flow.estimator.meanflow;
+        if meanflow != (variant == Variant::Turbo) {
+            return Err(Error::Checkpoint {
+                path: cfg_path,
+                msg: format!(
+                    "s3gen.flow.estimator.meanflow is {meanflow}, but a {variant} model {} it",
+                    if variant == Variant::Turbo {
+                        "needs"
+                    } else {
+                        "cannot use"
+                    }
+                ),
+            });
+        }
+        let (t3_file, s3gen_file) = (variant.t3_file(), variant.s3gen_file());
         let ve = open_checkpoint(&dir.join(VE_FILE), &device)?;
-        let t3_vb = open_checkpoint(&dir.join(T3_FILE), &device)?;
-        let s3 = open_checkpoint(&dir.join(S3GEN_FILE), &device)?;
+        let t3_vb = open_checkpoint(&dir.join(t3_file), &device)?;
+        let s3 = open_checkpoint(&dir.join(s3gen_file), &device)?;
         let ctx = |file: &str| {
             let path = dir.join(file);
             move |e: Error| match e {
@@ -157,10 +203,33 @@ impl Chatterbox {
                 other => other,
             }
         };
-        let t3 = T3::new_quantized(&cfg.t3, &t3_vb, opts.quantization).map_err(ctx(T3_FILE))?;
-        let s3gen = S3Gen::new(&cfg.s3gen, &s3).map_err(ctx(S3GEN_FILE))?;
-        let cond = ConditioningModels::load(ve, s3, cfg.conditioning).map_err(ctx(S3GEN_FILE))?;
-        let tokenizer = EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?;
+        let front = match variant {
+            Variant::Original => TextToSpeech::Original {
+                t3: Box::new(
+                    T3::new_quantized(&cfg.t3, &t3_vb, opts.quantization).map_err(ctx(t3_file))?,
+                ),
+                tokenizer: EnTokenizer::from_file(&dir.join(TOKENIZER_FILE))?,
+            },
+            Variant::Turbo => {
+                let tokenizer = Gpt2Tokenizer::from_dir(dir)?;
+                if tokenizer.vocab_size() > cfg.t3_turbo.text_tokens_dict_size {
+                    return Err(Error::Tokenizer(format!(
+                        "the GPT-2 tokenizer has {} ids, T3 Turbo embeds {}",
+                        tokenizer.vocab_size(),
+                        cfg.t3_turbo.text_tokens_dict_size
+                    )));
+                }
+                TextToSpeech::Turbo {
+                    t3: Box::new(
+                        T3Turbo::new_quantized(&cfg.t3_turbo, &t3_vb, opts.quantization)
+                            .map_err(ctx(t3_file))?,
+                    ),
+                    tokenizer,
+                }
+            }
+        };
+        let s3gen = S3Gen::new(&cfg.s3gen, &s3).map_err(ctx(s3gen_file))?;
+        let cond = ConditioningModels::load(ve, s3, cfg.conditioning).map_err(ctx(s3gen_file))?;
         let default_voice = if dir.join(CONDS_FILE).is_file() {
             Some(Conditionals::load(&dir.join(CONDS_FILE), &device)?)
         } else if dir.join(CONDS_PT_FILE).is_file() {
@@ -169,10 +238,9 @@ impl Chatterbox {
             None
         };
         Ok(Self {
-            t3,
+            front,
             s3gen,
             cond,
-            tokenizer,
             default_voice,
             device,
         })
@@ -184,14 +252,20 @@ impl Chatterbox {
     }
 
     /// [`Chatterbox::from_hub`] with `opts`.
-    #[cfg(feature = "hub")]
     pub fn from_hub_with(opts: &LoadOptions) -> Result<Self> {
-        Self::load_with(&download_from_hub()?, opts)
+        Self::from_hub_variant_with(Variant::Original, opts)
+    }
+
+    /// Download (or reuse from the standard Hugging Face cache) `variant`'s repository
+    /// ([`Variant::hub_repo`], [`Variant::files`]) and load it with `opts`.
+    #[cfg(feature = "hub")]
+    pub fn from_hub_variant_with(variant: Variant, opts: &LoadOptions) -> Result<Self> {
+        Self::load_variant_with(&download_variant_from_hub(variant)?, Some(variant), opts)
     }
 
     /// Without the `hub` feature there is nothing to download with.
     #[cfg(not(feature = "hub"))]
-    pub fn from_hub_with(_opts: &LoadOptions) -> Result<Self> {
+    pub fn from_hub_variant_with(_variant: Variant, _opts: &LoadOptions) -> Result<Self> {
         Err(Error::InvalidArgument(
             "this build has no Hugging Face download support (feature `hub`); pass a model directory"
                 .into(),
@@ -209,10 +283,18 @@ impl Chatterbox {
     }
 
     /// A voice from a reference clip (any rate; it is resampled to 24 kHz with soxr HQ as
-    /// `librosa.load(sr=24000)` does). The first 6 s feed the T3 prompt, the first 10 s S3Gen.
+    /// `librosa.load(sr=24000)` does). Original: the first 6 s feed the T3 prompt, the first 10 s
+    /// S3Gen. Turbo: the clip must be longer than 5 s and is loudness-normalised to −27 LUFS
+    /// first; the first 15 s feed the T3 prompt (`exaggeration` is stored, never used).
     pub fn prepare_conditionals(&self, audio: &Audio, exaggeration: f32) -> Result<Conditionals> {
         let wav24 = audio.resampled(S3GEN_SR)?;
-        self.cond.prepare_conditionals(&wav24.samples, exaggeration)
+        match self.variant() {
+            Variant::Original => self.cond.prepare_conditionals(&wav24.samples, exaggeration),
+            Variant::Turbo => {
+                self.cond
+                    .prepare_conditionals_turbo(&wav24.samples, exaggeration, true)
+            }
+        }
     }
 
     /// Speak `text` in `voice` (or the built-in voice). `should_stop` is polled between T3's
@@ -225,23 +307,11 @@ impl Chatterbox {
         params: &GenerateParams,
         should_stop: ShouldStop,
     ) -> Result<Vec<f32>> {
-        params.validate()?;
+        params.validate_for(self.variant())?;
         let voice = self.voice_or_default(voice)?;
-        let text = punc_norm(text);
-        let ids = self.tokenizer.encode_with_bounds(&text)?;
-        // The request's exaggeration replaces the stored one, as the reference's `generate` does.
-        let cond = T3Cond {
-            emotion_adv: params.exaggeration,
-            ..voice.t3.clone()
-        };
         let seed = params.seed.unwrap_or_else(rand::random);
         let sampling = long::sampling_params(params, seed, params.max_new_tokens);
-        let mut speech = Vec::with_capacity(params.max_new_tokens);
-        for tok in self.t3.generate(&cond, &ids, &sampling)? {
-            check_stop(should_stop)?;
-            speech.push(tok?);
-        }
-        let speech = drop_invalid_tokens(&speech);
+        let speech = self.speech_tokens(text, voice, params, &sampling, should_stop)?;
         if speech.is_empty() {
             return Err(Error::InvalidArgument(
                 "the model produced no speech for this text; try another seed".into(),
@@ -252,9 +322,52 @@ impl Chatterbox {
         self.vocode(voice, &speech, &prompt_tokens, seed, should_stop)
     }
 
+    /// The variant's text front end and T3 on one text: the speech tokens S3Gen takes (invalid
+    /// ids dropped; Turbo's silence tokens appended). `sampling.seed` seeds the draws.
+    pub(super) fn speech_tokens(
+        &self,
+        text: &str,
+        voice: &Conditionals,
+        params: &GenerateParams,
+        sampling: &SamplingParams,
+        should_stop: ShouldStop,
+    ) -> Result<Vec<u32>> {
+        let mut speech = Vec::with_capacity(sampling.max_new_tokens);
+        Ok(match &self.front {
+            TextToSpeech::Original { t3, tokenizer } => {
+                let ids = tokenizer.encode_with_bounds(&punc_norm(text))?;
+                // The request's exaggeration replaces the stored one, as the reference does.
+                let cond = T3Cond {
+                    emotion_adv: params.exaggeration,
+                    ..voice.t3.clone()
+                };
+                for tok in t3.generate(&cond, &ids, sampling)? {
+                    check_stop(should_stop)?;
+                    speech.push(tok?);
+                }
+                drop_invalid_tokens(&speech)
+            }
+            TextToSpeech::Turbo { t3, tokenizer } => {
+                let ids = tokenizer.encode(&punc_norm_turbo(text))?;
+                for tok in t3.generate(&voice.t3, &ids, sampling)? {
+                    check_stop(should_stop)?;
+                    speech.push(tok?);
+                }
+                if speech.iter().all(|&t| t >= SOS) {
+                    Vec::new()
+                } else {
+                    turbo_speech_tokens(&speech)
+                }
+            }
+        })
+    }
+
     /// Which model this is.
     pub fn variant(&self) -> Variant {
-        Variant::Original
+        match self.front {
+            TextToSpeech::Original { .. } => Variant::Original,
+            TextToSpeech::Turbo { .. } => Variant::Turbo,
+        }
     }
 
     pub fn device(&self) -> &Device {
@@ -278,24 +391,35 @@ pub fn save_voice(voice: &Conditionals, path: &Path) -> Result<()> {
     })
 }
 
-/// Fetch the five released files into the standard Hugging Face cache (offline: reuse the cache).
+/// Fetch the original model's five released files into the standard Hugging Face cache
+/// (offline: reuse the cache).
 #[cfg(feature = "hub")]
 pub fn download_from_hub() -> Result<PathBuf> {
+    download_variant_from_hub(Variant::Original)
+}
+
+/// Fetch `variant`'s released files ([`Variant::files`]) into the standard Hugging Face cache
+/// (offline: reuse the cache). A file outside [`Variant::required_files`] that cannot be fetched
+/// is skipped.
+#[cfg(feature = "hub")]
+pub fn download_variant_from_hub(variant: Variant) -> Result<PathBuf> {
     let api = hf_hub::api::sync::ApiBuilder::from_env()
         .with_progress(true)
         .build()
         .map_err(|e| Error::InvalidArgument(format!("hub client: {e}")))?;
-    let variant = Variant::Original;
     let repo = api.model(variant.hub_repo().to_string());
     let mut dir = None;
     for &f in variant.files() {
-        let p = repo.get(f).map_err(|e| {
-            Error::InvalidArgument(format!(
-                "cannot download {}/{f} (offline? set --model-dir to a local copy): {e}",
-                variant.hub_repo()
-            ))
-        })?;
-        dir = p.parent().map(Path::to_path_buf);
+        match repo.get(f) {
+            Ok(p) => dir = p.parent().map(Path::to_path_buf),
+            Err(e) if variant.required_files().contains(&f) => {
+                return Err(Error::InvalidArgument(format!(
+                    "cannot download {}/{f} (offline? set --model-dir to a local copy): {e}",
+                    variant.hub_repo()
+                )))
+            }
+            Err(e) => tracing::warn!(file = f, error = %e, "optional model file not downloaded"),
+        }
     }
     dir.ok_or_else(|| Error::InvalidArgument("empty hub repository".into()))
 }
@@ -317,5 +441,13 @@ mod tests {
         assert_eq!(drop_invalid_tokens(&[1, 2, EOS, 4]), vec![1, 2]);
         assert_eq!(drop_invalid_tokens(&[9, SOS, 1, 7000, 2, EOS]), vec![1, 2]);
         assert_eq!(drop_invalid_tokens(&[EOS]), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn turbo_drops_every_special_id_and_appends_silence() {
+        assert_eq!(
+            turbo_speech_tokens(&[SOS, 5, EOS, 7, 6561, 9]),
+            vec![5, 7, 9, 4299, 4299, 4299]
+        );
     }
 }

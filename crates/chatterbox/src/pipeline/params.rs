@@ -1,11 +1,14 @@
 //! Generation parameters: the reference `generate`'s arguments (same defaults) plus seed, top-k and
-//! max_new_tokens, with validated ranges.
+//! max_new_tokens, with validated ranges. One struct serves every model variant; each variant has
+//! its own defaults ([`GenerateParams::turbo`]) and spec table ([`GenerateParams::TURBO_SPECS`]),
+//! reached through [`super::Variant`].
 
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
-/// Every knob of one synthesis. Defaults are the reference's.
+/// Every knob of one synthesis. `Default` is the original model's `ChatterboxTTS.generate`;
+/// Chatterbox-Turbo's are [`GenerateParams::turbo`] (`Variant::default_params`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GenerateParams {
@@ -110,6 +113,73 @@ const fn spec(
 impl GenerateParams {
     /// Largest accepted `max_new_tokens` (the reference's hard-coded limit).
     pub const MAX_NEW_TOKENS: usize = 1000;
+    /// Turbo's largest `max_new_tokens`: `inference_turbo` samples one token from the prefill,
+    /// then up to `max_gen_len = 1000` more.
+    pub const TURBO_MAX_NEW_TOKENS: usize = 1001;
+
+    /// `ChatterboxTurboTTS.generate`'s defaults: temperature 0.8, top-k 1000, top-p 0.95,
+    /// repetition penalty 1.2, at most 1 + 1000 tokens; `exaggeration`, `cfg_weight` and `min_p`
+    /// are 0 there and ignored by Turbo whatever their value.
+    pub fn turbo() -> Self {
+        Self {
+            exaggeration: 0.0,
+            cfg_weight: 0.0,
+            temperature: 0.8,
+            repetition_penalty: 1.2,
+            min_p: 0.0,
+            top_p: 0.95,
+            top_k: 1000,
+            seed: None,
+            max_new_tokens: Self::TURBO_MAX_NEW_TOKENS,
+        }
+    }
+
+    /// Chatterbox-Turbo's parameters (no `exaggeration`, `cfg_weight`, `min_p`), with its
+    /// defaults and ranges.
+    pub const TURBO_SPECS: [ParamSpec; 6] = [
+        spec(
+            ("temperature", "Temperature"),
+            ParamKind::Float,
+            Some(0.8),
+            (0.0, 5.0, false),
+            "Sampling randomness; 0 is greedy.",
+        ),
+        spec(
+            ("repetition_penalty", "Repetition penalty"),
+            ParamKind::Float,
+            Some(1.2),
+            (1.0, 2.0, false),
+            "Discourages repeating speech tokens already generated (applied after top-k and top-p).",
+        ),
+        spec(
+            ("top_p", "Top p"),
+            ParamKind::Float,
+            Some(0.95),
+            (0.0, 1.0, true),
+            "Nucleus sampling: keep the smallest set of tokens with this much probability (1 = off).",
+        ),
+        spec(
+            ("top_k", "Top k"),
+            ParamKind::Integer,
+            Some(1000.0),
+            (0.0, 6563.0, false),
+            "Keep only the k most likely tokens (0 = off).",
+        ),
+        spec(
+            ("seed", "Seed"),
+            ParamKind::Integer,
+            None,
+            (0.0, u64::MAX as f64, false),
+            "RNG seed: the same seed and inputs give the same audio (random when absent).",
+        ),
+        spec(
+            ("max_new_tokens", "Max speech tokens"),
+            ParamKind::Integer,
+            Some(1001.0),
+            (1.0, 1001.0, false),
+            "Upper bound on generated speech tokens (25 tokens ≈ 1 s of audio).",
+        ),
+    ];
 
     /// Every parameter with its default and range, in the order clients show them.
     pub const SPECS: [ParamSpec; 9] = [
@@ -194,9 +264,16 @@ impl GenerateParams {
         })
     }
 
-    /// Reject out-of-range values with a message naming the parameter and its range.
+    /// Reject out-of-range values with a message naming the parameter and its range (the
+    /// original model's table).
     pub fn validate(&self) -> Result<()> {
-        for spec in &Self::SPECS {
+        self.validate_for(super::Variant::Original)
+    }
+
+    /// [`GenerateParams::validate`] against `variant`'s table; parameters the variant does not
+    /// have are not checked (it ignores them).
+    pub fn validate_for(&self, variant: super::Variant) -> Result<()> {
+        for spec in variant.param_specs() {
             if let Some(v) = self.get(spec.name) {
                 if !spec.accepts(v) {
                     return Err(Error::InvalidArgument(format!(
@@ -280,6 +357,50 @@ mod tests {
                 spec.name
             );
         }
+        Ok(())
+    }
+
+    #[test]
+    fn the_turbo_table_matches_turbo_defaults() -> serde_json::Result<()> {
+        use crate::pipeline::Variant;
+        let d = GenerateParams::turbo();
+        let json = serde_json::to_value(GenerateParams {
+            seed: Some(1),
+            ..d.clone()
+        })?;
+        let mut keys: Vec<String> = json
+            .as_object()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let mut names: Vec<String> = GenerateParams::TURBO_SPECS
+            .iter()
+            .map(|s| s.name.to_string())
+            .chain(
+                Variant::Turbo
+                    .unsupported_params()
+                    .iter()
+                    .map(|s| s.to_string()),
+            )
+            .collect();
+        keys.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(keys, names);
+        for spec in GenerateParams::TURBO_SPECS {
+            let f32_of = |v: Option<f64>| v.map(|v| v as f32);
+            assert_eq!(
+                f32_of(d.get(spec.name)),
+                f32_of(spec.default),
+                "{}",
+                spec.name
+            );
+        }
+        // Turbo ignores (so does not validate) the original-only parameters.
+        let p = GenerateParams {
+            cfg_weight: 7.0,
+            ..d
+        };
+        assert!(p.validate_for(Variant::Turbo).is_ok());
+        assert!(p.validate().is_err());
         Ok(())
     }
 

@@ -1,10 +1,15 @@
-//! Text front end: `punc_norm` exactly as the reference, the English tokenizer, and the splitter
-//! that cuts long text into chunks the model speaks cleanly.
+//! Text front end: `punc_norm` exactly as the reference, the English tokenizer, the splitter that
+//! cuts long text into chunks the model speaks cleanly; for Chatterbox-Turbo its `punc_norm`
+//! variant and the GPT-2 byte-level BPE.
 
+mod gpt2_tokenizer;
 mod punc_norm;
 mod split;
 mod tokenizer;
 
-pub use punc_norm::punc_norm;
+pub use gpt2_tokenizer::{
+    Gpt2Tokenizer, ADDED_TOKENS_FILE, MERGES_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE,
+};
+pub use punc_norm::{punc_norm, punc_norm_turbo};
 pub use split::{split_text, Boundary, ChunkOptions, TextChunk};
 pub use tokenizer::{EnTokenizer, EOT, SOT};

@@ -27,12 +27,35 @@ const REPLACEMENTS: [(&str, &str); 12] = [
     ("\u{2019}", "'"),
 ];
 
+/// Chatterbox-Turbo's table (`tts_turbo.py:45-55`): the original's without `...`, ` - ` and `;`.
+const TURBO_REPLACEMENTS: [(&str, &str); 9] = [
+    ("\u{2026}", ", "),
+    (":", ","),
+    ("\u{2014}", "-"),
+    ("\u{2013}", "-"),
+    (" ,", ","),
+    ("\u{201c}", "\""),
+    ("\u{201d}", "\""),
+    ("\u{2018}", "'"),
+    ("\u{2019}", "'"),
+];
+
 /// Chatterbox's `punc_norm`, rule for rule and in the same order:
 /// empty → a fixed sentence; capitalise a lowercase first character (before whitespace is
 /// collapsed, so a leading space prevents it); collapse whitespace runs to one space and trim;
 /// twelve literal replacements in order; strip trailing spaces; end with `.` unless the text ends
 /// with one of `. ! ? - ,`.
 pub fn punc_norm(text: &str) -> String {
+    punc_norm_with(text, &REPLACEMENTS)
+}
+
+/// Chatterbox-Turbo's `punc_norm` (`tts_turbo.py:29-65`): the same algorithm as [`punc_norm`] with
+/// nine replacements (`…`, `:`, `—`, `–`, ` ,`, curly quotes); `...`, ` - ` and `;` are kept.
+pub fn punc_norm_turbo(text: &str) -> String {
+    punc_norm_with(text, &TURBO_REPLACEMENTS)
+}
+
+fn punc_norm_with(text: &str, replacements: &[(&str, &str)]) -> String {
     if text.is_empty() {
         return EMPTY_TEXT_REPLACEMENT.to_string();
     }
@@ -46,7 +69,7 @@ pub fn punc_norm(text: &str) -> String {
         .filter(|w| !w.is_empty())
         .collect::<Vec<_>>()
         .join(" ");
-    for (from, to) in REPLACEMENTS {
+    for &(from, to) in replacements {
         if s.contains(from) {
             s = s.replace(from, to);
         }
@@ -72,5 +95,21 @@ mod tests {
         assert_eq!(punc_norm("\u{df}trasse"), "SStrasse.");
         assert_eq!(punc_norm("   "), ".");
         assert_eq!(punc_norm("Done!"), "Done!");
+    }
+
+    #[test]
+    fn turbo_examples() {
+        assert_eq!(
+            punc_norm_turbo("hello... world; yes - no: ok\u{2026}"),
+            "Hello... world; yes - no, ok,"
+        );
+        assert_eq!(
+            punc_norm_turbo("end with ellipsis..."),
+            "End with ellipsis..."
+        );
+        assert_eq!(
+            punc_norm_turbo("[laugh] that is funny"),
+            "[laugh] that is funny."
+        );
     }
 }

@@ -2,7 +2,6 @@
 //! every generation parameter with its default and range (the web UI reads its limits here).
 
 use actix_web::{get, web};
-use chatterbox::GenerateParams;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -109,9 +108,8 @@ impl Info {
             version: env!("CARGO_PKG_VERSION").into(),
             model: ModelInfo {
                 name: "chatterbox".into(),
-                // One variant exists today; the Turbo and Multilingual issues make it a setting.
-                variant: chatterbox::Variant::Original.name().into(),
-                repository: chatterbox::Variant::Original.hub_repo().into(),
+                variant: c.variant().name().into(),
+                repository: c.variant().hub_repo().into(),
                 sample_rate: chatterbox::S3GEN_SR,
             },
             limits: Limits {
@@ -122,7 +120,12 @@ impl Info {
                 max_queue: c.max_queue,
                 request_timeout_seconds: c.request_timeout_seconds,
             },
-            parameters: GenerateParams::SPECS.iter().map(ParamSpec::from).collect(),
+            parameters: c
+                .variant()
+                .param_specs()
+                .iter()
+                .map(ParamSpec::from)
+                .collect(),
             voices: voices.names(),
             formats: AudioFormat::ALL.to_vec(),
         }
@@ -144,10 +147,14 @@ pub async fn info(cfg: web::Data<Config>, voices: web::Data<VoiceStore>) -> web:
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chatterbox::GenerateParams;
 
     #[test]
     fn the_mirror_serializes_like_the_synthesis_crate_spec() {
-        for spec in &GenerateParams::SPECS {
+        for spec in GenerateParams::SPECS
+            .iter()
+            .chain(&GenerateParams::TURBO_SPECS)
+        {
             let ours = serde_json::to_value(ParamSpec::from(spec)).ok();
             let theirs = serde_json::to_value(spec).ok();
             assert!(ours.is_some());

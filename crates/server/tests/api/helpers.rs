@@ -24,6 +24,17 @@ pub fn tiny_model() -> &'static Path {
     })
 }
 
+/// The tiny Chatterbox-Turbo checkpoint, written once per test process.
+pub fn tiny_turbo_model() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("cbx-tiny-turbo-{}", std::process::id()));
+        chatterbox_testkit::tiny::write_tiny_turbo_checkpoint(&dir, 0)
+            .expect("tiny Turbo checkpoint");
+        dir
+    })
+}
+
 pub fn temp_out() -> PathBuf {
     std::env::temp_dir().join(format!("cbx-out-{}", uuid::Uuid::new_v4()))
 }

@@ -10,3 +10,4 @@ mod process;
 mod sessions;
 mod stream;
 mod synthesize;
+mod turbo;

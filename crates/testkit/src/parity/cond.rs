@@ -180,13 +180,13 @@ fn check_campplus(dir: &Path) -> Result<Vec<Report>> {
     ])
 }
 
-fn models(dir: &Path) -> Result<ConditioningModels> {
+pub(super) fn models(dir: &Path) -> Result<ConditioningModels> {
     let vb = weights(dir)?;
     ConditioningModels::load(vb.pp("ve"), vb.clone(), fixture_config())
 }
 
 /// Compares `got` with the fixture's `t3.*` (when `with_t3`) and `<g>.*` tensors.
-fn compare_conds(
+pub(super) fn compare_conds(
     prefix: &str,
     got: &Conditionals,
     fx: &Fixture,

@@ -16,6 +16,7 @@ mod cond;
 mod frontend;
 mod s3gen;
 mod t3;
+mod turbo;
 
 /// Relative tolerance for float32 module outputs.
 pub const TOL_F32: f32 = 1e-4;
@@ -161,6 +162,7 @@ pub fn checks() -> Vec<(&'static str, Check)> {
     all.extend_from_slice(cond::CHECKS);
     all.extend_from_slice(t3::CHECKS);
     all.extend_from_slice(s3gen::CHECKS);
+    all.extend_from_slice(turbo::CHECKS);
     all
 }
 

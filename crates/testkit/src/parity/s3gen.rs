@@ -22,7 +22,7 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
 ];
 
 /// The reduced configuration the fixtures were generated with.
-fn flow_config() -> FlowConfig {
+pub(super) fn flow_config() -> FlowConfig {
     FlowConfig {
         vocab: 200,
         input_size: 32,

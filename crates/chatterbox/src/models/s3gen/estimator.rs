@@ -34,6 +34,10 @@ pub struct EstimatorConfig {
     pub n_blocks: usize,
     /// Upstream `num_mid_blocks`.
     pub mid_blocks: usize,
+    /// Upstream `meanflow` (Chatterbox-Turbo's `s3gen_meanflow`): the estimator also takes an end
+    /// time `r`, embedded by the same `time_mlp` and mixed with `t`'s embedding by
+    /// `time_embed_mixer` (Linear 2·E → E, no bias); the CFM then runs the linear grid without CFG.
+    pub meanflow: bool,
 }
 
 impl Default for EstimatorConfig {
@@ -46,6 +50,7 @@ impl Default for EstimatorConfig {
             head_dim: 64,
             n_blocks: 4,
             mid_blocks: 12,
+            meanflow: false,
         }
     }
 }
@@ -249,6 +254,8 @@ pub struct Estimator {
     up: Stage,
     final_block: CausalBlock,
     final_proj: Linear,
+    /// Meanflow only: `(E, 2E)` mixing `[emb(t) | emb(r)]`.
+    time_embed_mixer: Option<Linear>,
 }
 
 impl Estimator {
@@ -275,6 +282,16 @@ impl Estimator {
             up: Stage::load(&vb.pp("up_blocks").pp("0"), cfg, 2 * c, temb, true)?,
             final_block: CausalBlock::load(&vb.pp("final_block"), c, c)?,
             final_proj: Linear::from_weights(&fw, Some(fb))?,
+            time_embed_mixer: if cfg.meanflow {
+                Some(Linear::load(
+                    &vb.pp("time_embed_mixer"),
+                    2 * temb,
+                    temb,
+                    false,
+                )?)
+            } else {
+                None
+            },
             cfg: cfg.clone(),
         })
     }
@@ -294,13 +311,61 @@ impl Estimator {
         Ok(Tensor::from_vec(out, (t.len(), 2 * half), dev)?)
     }
 
+    /// Whether this is the meanflow estimator (takes an end time `r`).
+    pub fn is_meanflow(&self) -> bool {
+        self.time_embed_mixer.is_some()
+    }
+
+    /// The time embedding `(B, 4·channels)` fed (through Mish) to every ResNet block:
+    /// `time_mlp(SinPos(t))`, and for the meanflow estimator
+    /// `time_embed_mixer([time_mlp(SinPos(t)) | time_mlp(SinPos(r))])`. `r` must be given exactly
+    /// when the estimator is meanflow.
+    pub fn time_embed(&self, t: &[f32], r: Option<&[f32]>, dev: &Device) -> Result<Tensor> {
+        let mlp = |t: &[f32]| -> Result<Tensor> {
+            let e = self.time_embedding(t, dev)?;
+            self.time2.forward(&silu(&self.time1.forward(&e)?)?)
+        };
+        let et = mlp(t)?;
+        match (&self.time_embed_mixer, r) {
+            (None, None) => Ok(et),
+            (Some(mixer), Some(r)) if r.len() == t.len() => {
+                mixer.forward(&Tensor::cat(&[&et, &mlp(r)?], 1)?)
+            }
+            (Some(_), Some(r)) => Err(Error::InvalidArgument(format!(
+                "estimator: {} end times for {} start times",
+                r.len(),
+                t.len()
+            ))),
+            (Some(_), None) => Err(Error::InvalidArgument(
+                "the meanflow estimator needs an end time r".into(),
+            )),
+            (None, Some(_)) => Err(Error::InvalidArgument(
+                "an end time r was given to an estimator without time_embed_mixer".into(),
+            )),
+        }
+    }
+
     /// Vector field for `x, mu, cond` `(B, 80, T)`, `spk` `(B, 80)` and one `t` per batch row.
-    /// Returns `(B, 80, T)`.
+    /// Returns `(B, 80, T)`. (Not for the meanflow estimator: see [`Estimator::forward_tr`].)
     pub fn forward(
         &self,
         x: &Tensor,
         mu: &Tensor,
         t: &[f32],
+        spk: &Tensor,
+        cond: &Tensor,
+    ) -> Result<Tensor> {
+        self.forward_tr(x, mu, t, None, spk, cond)
+    }
+
+    /// [`Estimator::forward`] with the meanflow end time `r` (one per batch row, `None` for the
+    /// original estimator).
+    pub fn forward_tr(
+        &self,
+        x: &Tensor,
+        mu: &Tensor,
+        t: &[f32],
+        r: Option<&[f32]>,
         spk: &Tensor,
         cond: &Tensor,
     ) -> Result<Tensor> {
@@ -311,8 +376,7 @@ impl Estimator {
                 t.len()
             )));
         }
-        let temb = self.time_embedding(t, x.device())?;
-        let temb = self.time2.forward(&silu(&self.time1.forward(&temb)?)?)?;
+        let temb = self.time_embed(t, r, x.device())?;
         let temb_act = mish(&temb)?;
         let spk = spk.unsqueeze(2)?.broadcast_as((b, spk.dim(1)?, len))?;
         let h = Tensor::cat(&[x, mu, &spk, cond], 1)?;

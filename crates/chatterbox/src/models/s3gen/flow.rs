@@ -1,5 +1,6 @@
 //! `CausalMaskedDiffWithXvec` (`flow.`): speech tokens (+ prompt) → mel via the conformer encoder
-//! and conditional flow matching (cosine schedule, Euler, classifier-free guidance).
+//! and conditional flow matching (cosine schedule, Euler, classifier-free guidance; or, for
+//! Chatterbox-Turbo's meanflow decoder, two Euler steps on the linear grid without CFG).
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -31,6 +32,21 @@ pub struct FlowConfig {
     pub encoder: EncoderConfig,
     /// Upstream `decoder.estimator (ConditionalDecoder)`.
     pub estimator: EstimatorConfig,
+}
+
+impl FlowConfig {
+    /// Chatterbox-Turbo's flow (`S3Gen(meanflow=True)`): the released sizes, the meanflow
+    /// estimator and two Euler steps on the linear grid without CFG.
+    pub fn meanflow() -> Self {
+        Self {
+            n_timesteps: 2,
+            estimator: EstimatorConfig {
+                meanflow: true,
+                ..EstimatorConfig::default()
+            },
+            ..Self::default()
+        }
+    }
 }
 
 impl Default for FlowConfig {
@@ -66,6 +82,25 @@ pub fn cosine_t_span(n: usize) -> Vec<f32> {
         .collect()
 }
 
+/// `torch.linspace(0, 1, n + 1)` in f32 (the first half from the start, the rest from the end):
+/// the meanflow grid, `[0, 0.5, 1]` for two steps.
+pub fn linear_t_span(n: usize) -> Vec<f32> {
+    // torch.linspace: `steps / 2` values from the start, the rest from the end.
+    let n = n.max(1);
+    let step = 1f32 / n as f32;
+    let steps = n + 1;
+    let half = steps / 2;
+    (0..=n)
+        .map(|i| {
+            if i < half {
+                step * i as f32
+            } else {
+                1f32 - step * (n - i) as f32
+            }
+        })
+        .collect()
+}
+
 /// Conditional flow matching with the estimator (`flow.decoder`).
 #[derive(Debug, Clone)]
 pub struct Cfm {
@@ -94,6 +129,9 @@ impl Cfm {
         cond: &Tensor,
         should_stop: ShouldStop,
     ) -> Result<Tensor> {
+        if self.estimator.is_meanflow() {
+            return self.forward_meanflow(z, mu, spk, cond, should_stop);
+        }
         let ts = cosine_t_span(self.n_timesteps);
         let mu2 = Tensor::cat(&[mu, &mu.zeros_like()?], 0)?;
         let spk2 = Tensor::cat(&[spk, &spk.zeros_like()?], 0)?;
@@ -106,6 +144,28 @@ impl Cfm {
             let x2 = Tensor::cat(&[&x, &x], 0)?;
             let v = self.estimator.forward(&x2, &mu2, &[t, t], &spk2, &cond2)?;
             let v = ((v.get(0)? * a as f64)? - (v.get(1)? * b as f64)?)?.unsqueeze(0)?;
+            x = (x + (v * (r - t) as f64)?)?;
+        }
+        Ok(x)
+    }
+
+    /// `basic_euler` of the meanflow CFM: the linear grid, batch 1, no CFG; each step passes the
+    /// estimator its start time `t` and end time `r`.
+    fn forward_meanflow(
+        &self,
+        z: &Tensor,
+        mu: &Tensor,
+        spk: &Tensor,
+        cond: &Tensor,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
+        let mut x = z.clone();
+        for w in linear_t_span(self.n_timesteps).windows(2) {
+            check_stop(should_stop)?;
+            let (t, r) = (w[0], w[1]);
+            let v = self
+                .estimator
+                .forward_tr(&x, mu, &[t], Some(&[r]), spk, cond)?;
             x = (x + (v * (r - t) as f64)?)?;
         }
         Ok(x)
@@ -224,5 +284,19 @@ impl Flow {
 
     pub fn device(&self) -> &Device {
         self.input_embedding.device()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linear_grid_is_torch_linspace() {
+        assert_eq!(linear_t_span(2), vec![0.0, 0.5, 1.0]);
+        assert_eq!(linear_t_span(1), vec![0.0, 1.0]);
+        let g = linear_t_span(10);
+        assert_eq!((g[0], g[10], g.len()), (0.0, 1.0, 11));
+        assert!(g.windows(2).all(|w| (w[1] - w[0] - 0.1).abs() < 1e-6));
     }
 }

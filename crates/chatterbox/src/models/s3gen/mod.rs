@@ -15,7 +15,7 @@ mod rng;
 
 pub use encoder::{EncoderConfig, UpsampleConformerEncoder};
 pub use estimator::{Estimator, EstimatorConfig};
-pub use flow::{cosine_t_span, Cfm, Flow, FlowConfig};
+pub use flow::{cosine_t_span, linear_t_span, Cfm, Flow, FlowConfig};
 pub use hift::{Hift, HiftConfig, HiftTrace, SourceNoise};
 pub use mel::mel_spectrogram;
 pub use rng::GaussianRng;
@@ -34,7 +34,20 @@ pub struct S3GenConfig {
     pub hift: HiftConfig,
 }
 
-/// Every random draw of one `S3Gen::inference` call.
+impl S3GenConfig {
+    /// Chatterbox-Turbo's `s3gen_meanflow.safetensors`: the released sizes with the meanflow flow
+    /// decoder ([`FlowConfig::meanflow`]); HiFT unchanged.
+    pub fn meanflow() -> Self {
+        Self {
+            flow: FlowConfig::meanflow(),
+            hift: HiftConfig::default(),
+        }
+    }
+}
+
+/// Every random draw of one `S3Gen::inference` call. (The meanflow reference draws the noise of
+/// the generated frames first and splices it into `z` at frame `2·Np`; all draws are independent
+/// standard normals, so one `z` drawn whole has the same distribution.)
 #[derive(Debug, Clone)]
 pub struct S3GenNoise {
     /// CFM starting noise `(1, 80, 2·(Np+N))`.

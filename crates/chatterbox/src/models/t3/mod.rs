@@ -6,10 +6,15 @@
 //! zeroed), prefilled once into a KV cache; generated token `i` is fed back as
 //! `speech_emb(tok) + speech_pos_emb(i + 1)` at RoPE position `P + i`. The EOS token is yielded
 //! (like the reference) and ends the stream.
+//!
+//! The Turbo variant ([`T3Turbo`], `t3_turbo_v1.safetensors`) shares [`T3Cond`] and the sampling
+//! functions but has its own backbone ([`Gpt2`]) and prefix; see `turbo.rs`.
 
 mod cond_enc;
 mod config;
+mod gpt2;
 mod llama;
+mod turbo;
 
 use std::path::Path;
 
@@ -22,7 +27,9 @@ use crate::sampling;
 pub use crate::sampling::SamplingParams;
 pub use cond_enc::{CondEnc, Perceiver};
 pub use config::{Llama3RopeScaling, LlamaConfig, T3Config};
+pub use gpt2::{Gpt2, Gpt2Cache, Gpt2Config};
 pub use llama::{rope_inv_freq, Llama, LlamaCache};
+pub use turbo::{T3Turbo, T3TurboConfig, TurboTokenStream};
 
 use crate::{Error, Result};
 
