@@ -245,9 +245,9 @@ test("/ redirects to /tts, which shows the form with the defaults", async () => 
   await page.goto(`${web}/`);
   assert.equal(new URL(page.url()).pathname, "/tts");
   await page.getByRole("heading", { name: "Text to speech" }).waitFor();
-  assert.equal(await page.getByTestId("counter").textContent(), "0 / 2000");
+  assert.equal(await page.getByTestId("counter").textContent(), "0 / 20000");
   await page.getByLabel("Text").fill("Hello from the browser.");
-  assert.equal(await page.getByTestId("counter").textContent(), "23 / 2000");
+  assert.equal(await page.getByTestId("counter").textContent(), "23 / 20000");
   await page.getByText("Advanced").click();
   assert.equal(await page.getByLabel("Exaggeration").inputValue(), "0.5");
   assert.equal(await page.getByLabel("CFG weight").inputValue(), "0.5");
