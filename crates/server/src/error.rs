@@ -47,6 +47,12 @@ pub enum ApiError {
     AudioNotReady,
     #[error("no voice named {0:?}")]
     VoiceNotFound(String),
+    #[error("invalid voice name: {0}")]
+    InvalidVoiceName(String),
+    #[error("a voice named {0:?} already exists")]
+    VoiceExists(String),
+    #[error("the built-in voice cannot be deleted")]
+    VoiceBuiltin,
     #[error("no such route")]
     RouteNotFound,
     #[error("requested range is outside the file")]
@@ -126,6 +132,9 @@ impl ApiError {
             Self::SessionNotFound => answer(C::NOT_FOUND, "session_not_found"),
             Self::AudioNotReady => answer(C::NOT_FOUND, "audio_not_ready"),
             Self::VoiceNotFound(_) => answer(C::NOT_FOUND, "voice_not_found"),
+            Self::InvalidVoiceName(_) => answer(C::BAD_REQUEST, "invalid_voice_name"),
+            Self::VoiceExists(_) => answer(C::CONFLICT, "voice_exists"),
+            Self::VoiceBuiltin => answer(C::FORBIDDEN, "voice_builtin"),
             Self::RouteNotFound => answer(C::NOT_FOUND, "not_found"),
             Self::RangeNotSatisfiable { .. } => {
                 answer(C::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
@@ -157,7 +166,7 @@ impl ApiError {
     }
 
     /// What the client reads: the error itself, except that internal failures stay opaque.
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             Self::Internal { message, .. } => (*message).to_string(),
             _ if self.answer().status == StatusCode::INTERNAL_SERVER_ERROR => {
@@ -261,6 +270,13 @@ mod tests {
                 416,
                 "range_not_satisfiable",
             ),
+            (
+                ApiError::InvalidVoiceName("x".into()),
+                400,
+                "invalid_voice_name",
+            ),
+            (ApiError::VoiceExists("x".into()), 409, "voice_exists"),
+            (ApiError::VoiceBuiltin, 403, "voice_builtin"),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.status_code().as_u16(), e.code()), (status, code), "{e}");

@@ -10,6 +10,7 @@ pub mod audio;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod library;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
@@ -17,6 +18,7 @@ pub mod request;
 pub mod routes;
 pub mod sessions;
 pub mod startup;
+pub mod stretch;
 pub mod synthesizer;
 pub mod voices;
 

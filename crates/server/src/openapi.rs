@@ -29,6 +29,13 @@ use crate::voices::DEFAULT_VOICE;
         routes::synthesize::synthesize,
         routes::play::play,
         routes::sessions::delete,
+        routes::voices::list,
+        routes::voices::create,
+        routes::voices::get_voice,
+        routes::voices::delete_voice,
+        routes::openai::create_speech,
+        routes::openai::list_models,
+        routes::openai::list_voices,
         routes::health::health,
         routes::health::livez,
         routes::info::info,
@@ -42,6 +49,14 @@ use crate::voices::DEFAULT_VOICE;
         routes::synthesize::SynthesizeResponse,
         routes::info::Info,
         routes::info::ParamSpec,
+        crate::library::VoiceInfo,
+        routes::voices::VoiceList,
+        routes::voices::VoiceDeleted,
+        routes::voices::CreateVoiceForm,
+        routes::openai::SpeechRequest,
+        routes::openai::OpenAiErrorResponse,
+        routes::openai::ModelList,
+        routes::openai::VoiceNames,
     ))
 )]
 pub struct ApiDoc;
@@ -112,9 +127,10 @@ fn request_schema(upload: bool) -> Object {
         )
         .property(
             TEXT_FIELDS[2],
-            string()
-                .enum_values(Some([DEFAULT_VOICE]))
-                .description(Some("A named voice (the built-in one)")),
+            string().description(Some(format!(
+                "A named voice: `{DEFAULT_VOICE}` (the built-in one) or a saved voice (GET \
+                 /voices); unknown names give 404 voice_not_found"
+            ))),
         );
     if upload {
         b = b.property(

@@ -57,7 +57,7 @@ impl Application {
             &cfg.out_dir,
             VoiceCodec::of::<M>(),
             |id| sessions.contains(id),
-        ));
+        )?);
         tracing::info!(sessions = sessions.len(), voices = voices.len(), dir = %cfg.out_dir.display(), "sessions recovered");
         metrics::set_sessions(sessions.len());
         metrics::set_queue_depth(0);
@@ -97,7 +97,7 @@ impl Application {
         let origins = cfg.cors_origins.clone();
         let server = HttpServer::new(move || {
             let mut cors = actix_cors::Cors::default()
-                .allowed_methods(vec!["GET", "POST"])
+                .allowed_methods(vec!["GET", "POST", "DELETE"])
                 .allow_any_header()
                 .expose_headers(vec!["content-range", "accept-ranges", "x-request-id"])
                 .max_age(3600);

@@ -69,14 +69,14 @@ impl Drop for Lease<'_> {
 }
 
 /// What a job produced.
-struct Output {
-    samples: Vec<f32>,
-    sample_rate: u32,
-    new_voice: Option<Voice>,
-    timings: StageTimings,
+pub(crate) struct Output {
+    pub(crate) samples: Vec<f32>,
+    pub(crate) sample_rate: u32,
+    pub(crate) new_voice: Option<Voice>,
+    pub(crate) timings: StageTimings,
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -112,9 +112,14 @@ impl Synthesizer {
             _ => None,
         };
         let session = self.lease(req.session_id)?;
+        let mut saved_name = None;
         let voice = match (req.voice, named) {
             (VoiceRequest::Upload(bytes), _) => VoiceInput::Upload(self.decode_clip(bytes).await?),
             (_, Some(NamedVoice::Builtin)) => VoiceInput::Builtin,
+            (_, Some(NamedVoice::Saved(saved))) => {
+                saved_name = Some(saved.info.name.clone());
+                VoiceInput::Prepared(saved.voice.clone())
+            }
             _ => self
                 .voices
                 .session_voice(&session.id)
@@ -146,10 +151,10 @@ impl Synthesizer {
             session_id,
             duration,
             sample_rate: meta.sample_rate,
-            voice: if label == DEFAULT_VOICE {
-                label.to_string()
-            } else {
-                meta.voice
+            voice: match saved_name {
+                Some(name) => name,
+                None if label == DEFAULT_VOICE => label.to_string(),
+                None => meta.voice,
             },
             timings,
         })
@@ -172,7 +177,7 @@ impl Synthesizer {
     }
 
     /// Queue the job and collect its events (dropping the job on error or timeout cancels it).
-    async fn run(&self, request: JobRequest) -> Result<Output, ApiError> {
+    pub(crate) async fn run(&self, request: JobRequest) -> Result<Output, ApiError> {
         let mut job = self.engine.submit(request)?;
         let (mut samples, mut new_voice) = (Vec::new(), None);
         while let Some(event) = job.next().await {
@@ -192,7 +197,8 @@ impl Synthesizer {
         Err(EngineError::WorkersGone.into())
     }
 
-    async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
+    /// Decode an uploaded clip and check its length.
+    pub(crate) async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
         let limits = DecodeLimits {
             max_duration_s: self.clips.max_s,
             ..DecodeLimits::default()

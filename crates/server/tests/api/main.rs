@@ -3,9 +3,12 @@
 
 mod engine;
 mod errors;
+mod formats;
 mod helpers;
 mod info;
+mod openai;
 mod openapi;
 mod process;
 mod sessions;
 mod synthesize;
+mod voices;
