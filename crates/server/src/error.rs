@@ -55,6 +55,10 @@ pub enum ApiError {
     VoiceBuiltin,
     #[error("no such route")]
     RouteNotFound,
+    #[error("a valid API key is required (Authorization: Bearer KEY, or x-api-key: KEY)")]
+    Unauthorized,
+    #[error("too many requests; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error("requested range is outside the file")]
     RangeNotSatisfiable { len: u64 },
 
@@ -136,6 +140,11 @@ impl ApiError {
             Self::VoiceExists(_) => answer(C::CONFLICT, "voice_exists"),
             Self::VoiceBuiltin => answer(C::FORBIDDEN, "voice_builtin"),
             Self::RouteNotFound => answer(C::NOT_FOUND, "not_found"),
+            Self::Unauthorized => answer(C::UNAUTHORIZED, "unauthorized"),
+            Self::RateLimited { retry_after_s } => Answer {
+                retry_after_s: Some(*retry_after_s),
+                ..answer(C::TOO_MANY_REQUESTS, "rate_limited")
+            },
             Self::RangeNotSatisfiable { .. } => {
                 answer(C::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }
@@ -205,6 +214,9 @@ impl ResponseError for ApiError {
         let mut b = HttpResponse::build(a.status);
         if let Some(s) = a.retry_after_s {
             b.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        if let Self::Unauthorized = self {
+            b.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Self::RangeNotSatisfiable { len } = self {
             b.insert_header((header::CONTENT_RANGE, format!("bytes */{len}")));
@@ -277,6 +289,12 @@ mod tests {
             ),
             (ApiError::VoiceExists("x".into()), 409, "voice_exists"),
             (ApiError::VoiceBuiltin, 403, "voice_builtin"),
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (
+                ApiError::RateLimited { retry_after_s: 2 },
+                429,
+                "rate_limited",
+            ),
         ];
         for (e, status, code) in cases {
             assert_eq!((e.status_code().as_u16(), e.code()), (status, code), "{e}");

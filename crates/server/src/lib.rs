@@ -6,6 +6,7 @@
 //! into validated types (`request`); every failure is one [`error::ApiError`], mapped to status and
 //! code in one table. Sessions (`sessions`) and voices (`voices`) persist apart.
 
+pub mod access;
 pub mod audio;
 pub mod config;
 pub mod engine;

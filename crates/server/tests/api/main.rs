@@ -1,6 +1,7 @@
 //! HTTP tests, in process: `helpers::spawn_app` (the real tiny checkpoint) where the test is about
 //! synthesis, `helpers::spawn_fake_app` (a fake model) where it is about HTTP.
 
+mod access;
 mod engine;
 mod errors;
 mod formats;
