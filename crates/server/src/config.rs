@@ -118,6 +118,9 @@ pub struct Config {
     /// per-minute figure).
     #[arg(long, env = "CHATTERBOX_RATE_LIMIT_BURST", default_value_t = 0)]
     pub rate_limit_burst: u32,
+    /// A JSON file of voice aliases for `POST /tts` (`{"en-US-JennyNeural": "alice"}`).
+    #[arg(long, env = "CHATTERBOX_VOICE_ALIASES")]
+    pub voice_aliases: Option<PathBuf>,
     /// Paths open without a key and without a rate limit, comma separated.
     #[arg(
         long,

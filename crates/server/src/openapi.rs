@@ -36,6 +36,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::openai::create_speech,
         routes::openai::list_models,
         routes::openai::list_voices,
+        routes::tts::tts,
         routes::health::health,
         routes::health::livez,
         routes::info::info,
@@ -57,6 +58,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::openai::OpenAiErrorResponse,
         routes::openai::ModelList,
         routes::openai::VoiceNames,
+        routes::tts::TtsRequest,
     ))
 )]
 pub struct ApiDoc;

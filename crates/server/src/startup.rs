@@ -85,6 +85,9 @@ impl Application {
         ));
 
         let access = web::Data::new(crate::access::Access::from_config(&cfg)?);
+        let aliases = web::Data::new(routes::tts::VoiceAliases::load(
+            cfg.voice_aliases.as_deref(),
+        )?);
         let listener = TcpListener::bind(cfg.bind_addr())?;
         let addr = listener.local_addr()?;
         let data = (
@@ -120,6 +123,7 @@ impl Application {
                 .app_data(synthesizer)
                 .app_data(prometheus)
                 .app_data(access)
+                .app_data(aliases.clone())
                 .wrap(from_fn(crate::access::guard))
                 .wrap(cors)
                 .wrap(from_fn(metrics::observe))

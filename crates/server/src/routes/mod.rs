@@ -10,6 +10,7 @@ pub mod openapi;
 pub mod play;
 pub mod sessions;
 pub mod synthesize;
+pub mod tts;
 pub mod voices;
 
 use actix_web::web;
@@ -23,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(sessions::configure)
         .configure(voices::configure)
         .configure(openai::configure)
+        .configure(tts::configure)
         .configure(health::configure)
         .configure(info::configure)
         .configure(metrics::configure)

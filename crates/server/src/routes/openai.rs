@@ -162,11 +162,12 @@ pub struct SpeechRequest {
     seed: Option<u64>,
 }
 
-/// What a speech request asks for, checked.
-struct Speech {
-    request: SynthesisRequest,
-    format: AudioFormat,
-    speed: f64,
+/// What a stateless speech request asks for, checked.
+pub(crate) struct Speech {
+    pub(crate) request: SynthesisRequest,
+    pub(crate) format: AudioFormat,
+    /// Tempo, in [`MIN_SPEED`, `MAX_SPEED`].
+    pub(crate) speed: f64,
 }
 
 fn parse_speech(body: &[u8], limits: BodyLimits) -> Result<Speech, OpenAiError> {
@@ -249,11 +250,13 @@ fn parse_speech(body: &[u8], limits: BodyLimits) -> Result<Speech, OpenAiError> 
     })
 }
 
-/// Speak and encode: the bytes of the answer.
-async fn speak(
+/// Speak and encode, storing nothing: the bytes of the answer. With `openai_names`, OpenAI's
+/// voice names that name no saved voice speak as `default`.
+pub(crate) async fn speak(
     speech: Speech,
     service: &Synthesizer,
     voices: &VoiceStore,
+    openai_names: bool,
 ) -> Result<Vec<u8>, ApiError> {
     let Speech {
         request,
@@ -264,7 +267,7 @@ async fn speak(
         VoiceRequest::Named(name) => match voices.named(name) {
             Some(NamedVoice::Builtin) => VoiceInput::Builtin,
             Some(NamedVoice::Saved(v)) => VoiceInput::Prepared(v.voice.clone()),
-            None if OPENAI_VOICES.contains(&name.as_str()) => VoiceInput::Builtin,
+            None if openai_names && OPENAI_VOICES.contains(&name.as_str()) => VoiceInput::Builtin,
             None => return Err(ApiError::VoiceNotFound(name.clone())),
         },
         _ => VoiceInput::Builtin,
@@ -323,7 +326,7 @@ pub async fn create_speech(
     }
     let speech = parse_speech(&body, BodyLimits::from(cfg.get_ref()))?;
     let format = speech.format;
-    let bytes = speak(speech, &service, &voices).await?;
+    let bytes = speak(speech, &service, &voices, true).await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -12,4 +12,5 @@ mod openapi;
 mod process;
 mod sessions;
 mod synthesize;
+mod tts;
 mod voices;
