@@ -118,6 +118,10 @@ pub struct Config {
     /// per-minute figure).
     #[arg(long, env = "CHATTERBOX_RATE_LIMIT_BURST", default_value_t = 0)]
     pub rate_limit_burst: u32,
+    /// Normalise the audio of `/v1/audio/speech` and `/tts` to this integrated loudness (EBU R128 /
+    /// BS.1770, e.g. -16 or -23 LUFS; sample peak kept under -1 dBFS). Off by default.
+    #[arg(long, env = "CHATTERBOX_LOUDNESS_LUFS", allow_hyphen_values = true)]
+    pub loudness_lufs: Option<f64>,
     /// A JSON file of voice aliases for `POST /tts` (`{"en-US-JennyNeural": "alice"}`).
     #[arg(long, env = "CHATTERBOX_VOICE_ALIASES")]
     pub voice_aliases: Option<PathBuf>,
@@ -157,6 +161,11 @@ impl Config {
                 return Err(format!("{name} must be positive"));
             }
         }
+        if let Some(l) = self.loudness_lufs {
+            if !(-70.0..=0.0).contains(&l) {
+                return Err("--loudness-lufs must be from -70 to 0".into());
+            }
+        }
         if !(self.min_voice_seconds >= 0.0 && self.max_voice_seconds > self.min_voice_seconds) {
             return Err("--max-voice-seconds must exceed --min-voice-seconds".into());
         }
@@ -177,5 +186,10 @@ mod tests {
         assert!(!logged.is_empty() && !logged.contains("sekrit"), "{logged}");
         assert!(!format!("{c:?}").contains("sekrit"));
         assert_eq!(c.public_paths, ["/health", "/livez", "/metrics"]);
+        let c = Config::parse_from(["x", "--loudness-lufs", "-16"]);
+        assert_eq!(c.loudness_lufs, Some(-16.0));
+        assert!(c.validate().is_ok());
+        let c = Config::parse_from(["x", "--loudness-lufs", "3"]);
+        assert!(c.validate().is_err());
     }
 }

@@ -12,6 +12,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod library;
+pub mod loudness;
 pub mod metrics;
 pub mod model;
 pub mod openapi;

@@ -251,12 +251,14 @@ fn parse_speech(body: &[u8], limits: BodyLimits) -> Result<Speech, OpenAiError> 
 }
 
 /// Speak and encode, storing nothing: the bytes of the answer. With `openai_names`, OpenAI's
-/// voice names that name no saved voice speak as `default`.
+/// voice names that name no saved voice speak as `default`; with `loudness_lufs`, the audio is
+/// normalised to it after the time stretch.
 pub(crate) async fn speak(
     speech: Speech,
     service: &Synthesizer,
     voices: &VoiceStore,
     openai_names: bool,
+    loudness_lufs: Option<f64>,
 ) -> Result<Vec<u8>, ApiError> {
     let Speech {
         request,
@@ -281,7 +283,10 @@ pub(crate) async fn speak(
         .await?;
     let (samples, rate) = (out.samples, out.sample_rate);
     blocking("encoder thread failed", move || {
-        let samples = time_stretch(&samples, rate, speed);
+        let mut samples = time_stretch(&samples, rate, speed);
+        if let Some(target) = loudness_lufs {
+            samples = crate::loudness::normalize(&samples, rate, target);
+        }
         audio::encode(&samples, rate, format)
             .map(|(bytes, _)| bytes)
             .map_err(|e| ApiError::internal("could not encode the audio", e))
@@ -326,7 +331,7 @@ pub async fn create_speech(
     }
     let speech = parse_speech(&body, BodyLimits::from(cfg.get_ref()))?;
     let format = speech.format;
-    let bytes = speak(speech, &service, &voices, true).await?;
+    let bytes = speak(speech, &service, &voices, true, cfg.loudness_lufs).await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -155,7 +155,7 @@ pub async fn tts(
     }
     let speech = parse_tts(&body, BodyLimits::from(cfg.get_ref()), &aliases)?;
     let format = speech.format;
-    let bytes = speak(speech, &service, &voices, false).await?;
+    let bytes = speak(speech, &service, &voices, false, cfg.loudness_lufs).await?;
     Ok(HttpResponse::Ok()
         .content_type(format.content_type())
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -98,3 +98,35 @@ async fn tts_speaks_aliases_at_a_rate_in_a_format() {
     assert_eq!(h["sessions"], 0, "nothing stored");
     let _ = std::fs::remove_file(aliases);
 }
+
+/// `--loudness-lufs`: the stateless endpoints answer at the target loudness (fake model: the
+/// test is about the option's path, the measurement has its own unit tests).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn loudness_normalisation_applies_to_stateless_audio() {
+    use chatterbox_server::loudness::integrated_loudness;
+    let measure = |wav: &[u8]| integrated_loudness(&decode_as("wav", wav), 24_000);
+    let (plain, _) = crate::helpers::spawn_fake_app(|_| {}).await;
+    let (st, _, wav) = post(&plain, "/tts", json!({"text": "tone", "format": "wav"})).await;
+    assert_eq!(st, 200);
+    let before = measure(&wav).expect("loud enough");
+    assert!(
+        (before + 20.0).abs() > 1.0,
+        "the fake tone is not already at the target: {before}"
+    );
+    let (app, _) = crate::helpers::spawn_fake_app(|c| c.loudness_lufs = Some(-20.0)).await;
+    for (path, body) in [
+        ("/tts", json!({"text": "tone", "format": "wav"})),
+        (
+            "/v1/audio/speech",
+            json!({"model": "tts-1", "input": "tone", "voice": "alloy", "response_format": "wav"}),
+        ),
+    ] {
+        let (st, _, wav) = post(&app, path, body).await;
+        assert_eq!(st, 200, "{path}");
+        let after = measure(&wav).expect("loud enough");
+        assert!(
+            (after + 20.0).abs() < 0.1,
+            "{path}: {after} LUFS (was {before})"
+        );
+    }
+}
