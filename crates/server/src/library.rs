@@ -324,6 +324,75 @@ mod tests {
         }
     }
 
+    /// A model whose voices are strings, to test the library without the real model.
+    struct Strings;
+
+    impl crate::model::SpeechModel for Strings {
+        type Voice = String;
+        fn sample_rate(&self) -> u32 {
+            8000
+        }
+        fn prepare_voice(&self, _: &chatterbox::Audio, _: f32) -> chatterbox::Result<String> {
+            Ok("v".into())
+        }
+        fn generate(
+            &self,
+            _: &str,
+            _: Option<&String>,
+            _: &chatterbox::GenerateParams,
+            _: &dyn Fn() -> bool,
+            _: &mut dyn FnMut(Vec<f32>),
+        ) -> chatterbox::Result<()> {
+            Ok(())
+        }
+        fn save_voice(v: &String, path: &Path) -> chatterbox::Result<()> {
+            std::fs::write(path, v).map_err(|e| chatterbox::Error::io("write", e))
+        }
+        fn load_voice(path: &Path) -> chatterbox::Result<String> {
+            std::fs::read_to_string(path).map_err(|e| chatterbox::Error::io("read", e))
+        }
+    }
+
+    #[test]
+    fn a_name_is_held_while_reserved_and_freed_when_dropped() -> anyhow::Result<()> {
+        let dir = std::env::temp_dir().join(format!("cbx-library-{}", Uuid::new_v4()));
+        let lib = Arc::new(VoiceLibrary::open(&dir, VoiceCodec::of::<Strings>())?);
+        let first = lib.reserve("alice")?;
+        assert_eq!(
+            lib.reserve("alice").err().map(|e| e.code()),
+            Some("voice_exists"),
+            "a concurrent upload of the same name"
+        );
+        assert!(lib.list().is_empty() && lib.get("alice").is_none());
+        drop(first); // the upload failed: nothing stored, the name is free
+        assert_eq!(std::fs::read_dir(&dir)?.count(), 0);
+        let again = lib.reserve("alice")?;
+        let info = lib.commit(again, b"RIFF clip", 2.5, Voice::new("v1".to_string()))?;
+        assert_eq!(
+            (info.name.as_str(), info.clip_format.as_deref()),
+            ("alice", Some("wav"))
+        );
+        assert_eq!(
+            lib.reserve("alice").err().map(|e| e.code()),
+            Some("voice_exists")
+        );
+        drop(lib);
+
+        let lib = VoiceLibrary::open(&dir, VoiceCodec::of::<Strings>())?;
+        let saved = lib
+            .get("alice")
+            .ok_or_else(|| anyhow::anyhow!("recovered"))?;
+        assert_eq!(
+            saved.voice.downcast::<String>().map(String::as_str),
+            Some("v1")
+        );
+        assert_eq!(saved.info, info);
+        assert!(lib.delete("alice")? && !lib.delete("alice")?);
+        assert_eq!(std::fs::read_dir(&dir)?.count(), 0);
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(())
+    }
+
     #[test]
     fn formats_are_sniffed() {
         assert_eq!(sniff_format(b"RIFF...."), "wav");
