@@ -208,6 +208,17 @@ impl VoiceLibrary {
         }
     }
 
+    /// Where a saved voice's original clip is, and its container.
+    pub fn clip_path(&self, name: &str) -> Option<(PathBuf, String)> {
+        let saved = self.get(name)?;
+        let format = saved
+            .info
+            .clip_format
+            .clone()
+            .unwrap_or_else(|| "bin".into());
+        Some((self.dir.join(name).join(format!("clip.{format}")), format))
+    }
+
     /// Hold `name` (valid, and neither saved nor being saved) for a new voice.
     pub fn reserve(self: &Arc<Self>, name: &str) -> Result<Reservation, ApiError> {
         validate_name(name)?;

@@ -32,6 +32,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::voices::list,
         routes::voices::create,
         routes::voices::get_voice,
+        routes::voices::get_clip,
         routes::voices::delete_voice,
         routes::openai::create_speech,
         routes::openai::list_models,

@@ -21,6 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list)
         .service(create)
         .service(get_voice)
+        .service(get_clip)
         .service(delete_voice);
 }
 
@@ -88,6 +89,36 @@ pub async fn get_voice(
         .get(&name)
         .ok_or_else(|| ApiError::VoiceNotFound(name.to_string()))?;
     Ok(web::Json(saved.info.clone()))
+}
+
+/// A saved voice's original clip, as uploaded.
+#[utoipa::path(
+    get,
+    path = "/voices/{name}/audio",
+    tag = "voices",
+    params(("name" = String, Path, description = "The voice's name")),
+    responses(
+        (status = 200, description = "The clip (audio/wav, audio/mpeg, audio/ogg or audio/flac)",
+            content_type = "audio/wav", body = inline(crate::openapi::AudioBytes)),
+        (status = 404, description = "voice_not_found (also for `default`, which has no clip)", body = ErrorResponse),
+    )
+)]
+#[get("/voices/{name}/audio")]
+pub async fn get_clip(
+    name: web::Path<String>,
+    voices: web::Data<VoiceStore>,
+) -> ApiResult<HttpResponse> {
+    let not_found = || ApiError::VoiceNotFound(name.to_string());
+    let (path, format) = voices.library().clip_path(&name).ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(&path).await.map_err(|_| not_found())?;
+    let content_type = match format.as_str() {
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "ogg" => "audio/ogg",
+        "flac" => "audio/flac",
+        _ => "application/octet-stream",
+    };
+    Ok(HttpResponse::Ok().content_type(content_type).body(bytes))
 }
 
 /// Save a voice: its clip is checked, its conditionals computed once (on a synthesis worker) and

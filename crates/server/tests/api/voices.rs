@@ -98,6 +98,16 @@ async fn voices_are_saved_used_by_name_recovered_and_deleted() {
     assert_eq!(names(&app).await, vec!["default", "alice"]);
     let (st, got) = app.get_json("/voices/alice").await;
     assert_eq!((st, &got), (StatusCode::OK, &v));
+    let r = app.client.get(app.url("/voices/alice/audio")).send().await;
+    let r = r.expect("clip");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+    assert_eq!(
+        r.bytes().await.expect("body").to_vec(),
+        clip,
+        "the original clip"
+    );
+    assert_eq!(app.get_json("/voices/default/audio").await.0, 404);
     let (st, d) = app.get_json("/voices/default").await;
     assert_eq!((st.as_u16(), &d["builtin"]), (200, &json!(true)));
     let (_, info) = app.get_json("/info").await;
@@ -204,6 +214,7 @@ async fn voices_are_saved_used_by_name_recovered_and_deleted() {
     let (st, v) = delete_voice(&app, "alice").await;
     assert_eq!((st, error_code(&v)), (404, "voice_not_found"));
     assert_eq!(app.get_json("/voices/alice").await.0, 404);
+    assert_eq!(app.get_json("/voices/alice/audio").await.0, 404);
     assert!(!app.out.join("voices").join("alice").exists());
     assert!(library_files(&app.out).is_empty());
     let (st, v) = app
