@@ -4,6 +4,23 @@ use clap::{Parser, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;
 
+/// An API key: never printed (`Debug` shows `***`) nor serialized.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(pub String);
+
+impl std::fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ApiKey(***)")
+    }
+}
+
+impl std::str::FromStr for ApiKey {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(Self(s.trim().to_string()))
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -91,6 +108,42 @@ pub struct Config {
     /// Log format.
     #[arg(long, env = "CHATTERBOX_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// API keys, comma separated: when any is set (here or in --api-keys-file), every path but
+    /// --public-paths needs one, as `Authorization: Bearer KEY` or `x-api-key: KEY`.
+    #[arg(
+        long,
+        env = "CHATTERBOX_API_KEYS",
+        value_delimiter = ',',
+        hide_env_values = true
+    )]
+    #[serde(skip)]
+    pub api_keys: Vec<ApiKey>,
+    /// A file of API keys, one per line (blank lines and `#` comments ignored).
+    #[arg(long, env = "CHATTERBOX_API_KEYS_FILE")]
+    pub api_keys_file: Option<PathBuf>,
+    /// Requests a client (its key, or its IP without keys) may make per minute (0 = no limit);
+    /// over it: 429 with Retry-After.
+    #[arg(long, env = "CHATTERBOX_RATE_LIMIT_PER_MINUTE", default_value_t = 0)]
+    pub rate_limit_per_minute: u32,
+    /// Requests a client may make at once before the per-minute rate applies (0 = the
+    /// per-minute figure).
+    #[arg(long, env = "CHATTERBOX_RATE_LIMIT_BURST", default_value_t = 0)]
+    pub rate_limit_burst: u32,
+    /// Normalise the audio of `/v1/audio/speech` and `/tts` to this integrated loudness (EBU R128 /
+    /// BS.1770, e.g. -16 or -23 LUFS; sample peak kept under -1 dBFS). Off by default.
+    #[arg(long, env = "CHATTERBOX_LOUDNESS_LUFS", allow_hyphen_values = true)]
+    pub loudness_lufs: Option<f64>,
+    /// A JSON file of voice aliases for `POST /tts` (`{"en-US-JennyNeural": "alice"}`).
+    #[arg(long, env = "CHATTERBOX_VOICE_ALIASES")]
+    pub voice_aliases: Option<PathBuf>,
+    /// Paths open without a key and without a rate limit, comma separated.
+    #[arg(
+        long,
+        env = "CHATTERBOX_PUBLIC_PATHS",
+        value_delimiter = ',',
+        default_value = "/health,/livez,/metrics"
+    )]
+    pub public_paths: Vec<String>,
 }
 
 impl Config {
@@ -142,9 +195,35 @@ impl Config {
                 return Err(format!("{name} must be positive"));
             }
         }
+        if let Some(l) = self.loudness_lufs {
+            if !(-70.0..=0.0).contains(&l) {
+                return Err("--loudness-lufs must be from -70 to 0".into());
+            }
+        }
         if !(self.min_voice_seconds >= 0.0 && self.max_voice_seconds > self.min_voice_seconds) {
             return Err("--max-voice-seconds must exceed --min-voice-seconds".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_never_show_in_the_logged_config() {
+        let c = Config::parse_from(["x", "--api-keys", "sekrit-1,sekrit-2"]);
+        assert_eq!(c.api_keys.len(), 2);
+        assert_eq!(c.api_keys[1].0, "sekrit-2");
+        let logged = serde_json::to_string(&c).unwrap_or_default();
+        assert!(!logged.is_empty() && !logged.contains("sekrit"), "{logged}");
+        assert!(!format!("{c:?}").contains("sekrit"));
+        assert_eq!(c.public_paths, ["/health", "/livez", "/metrics"]);
+        let c = Config::parse_from(["x", "--loudness-lufs", "-16"]);
+        assert_eq!(c.loudness_lufs, Some(-16.0));
+        assert!(c.validate().is_ok());
+        let c = Config::parse_from(["x", "--loudness-lufs", "3"]);
+        assert!(c.validate().is_err());
     }
 }

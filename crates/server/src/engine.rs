@@ -82,6 +82,19 @@ pub struct JobRequest {
     pub chunking: ChunkOptions,
 }
 
+impl JobRequest {
+    /// A job that only prepares `clip` into a voice: one [`Event::VoicePrepared`], no audio
+    /// (the voice library's uploads).
+    pub fn prepare_voice(clip: Audio) -> Self {
+        Self {
+            text: String::new(),
+            voice: VoiceInput::Upload(clip),
+            params: GenerateParams::default(),
+            chunking: ChunkOptions::default(),
+        }
+    }
+}
+
 struct QueuedJob {
     request: JobRequest,
     cancel: Arc<AtomicBool>,
@@ -364,6 +377,14 @@ fn run_job<M: SpeechModel>(
     let voice_s = t0.elapsed().as_secs_f64();
     if cancelled() {
         return Err(chatterbox::Error::Cancelled);
+    }
+    if r.text.is_empty() {
+        // JobRequest::prepare_voice: the voice was all it asked for.
+        return Ok(StageTimings {
+            queue_s,
+            voice_s,
+            synthesis_s: 0.0,
+        });
     }
     let t1 = Instant::now();
     model.generate_chunked(

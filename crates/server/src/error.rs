@@ -49,8 +49,18 @@ pub enum ApiError {
     AudioNotReady,
     #[error("no voice named {0:?}")]
     VoiceNotFound(String),
+    #[error("invalid voice name: {0}")]
+    InvalidVoiceName(String),
+    #[error("a voice named {0:?} already exists")]
+    VoiceExists(String),
+    #[error("the built-in voice cannot be deleted")]
+    VoiceBuiltin,
     #[error("no such route")]
     RouteNotFound,
+    #[error("a valid API key is required (Authorization: Bearer KEY, or x-api-key: KEY)")]
+    Unauthorized,
+    #[error("too many requests; retry in {retry_after_s} s")]
+    RateLimited { retry_after_s: u64 },
     #[error("requested range is outside the file")]
     RangeNotSatisfiable { len: u64 },
 
@@ -129,7 +139,15 @@ impl ApiError {
             Self::SessionNotFound => answer(C::NOT_FOUND, "session_not_found"),
             Self::AudioNotReady => answer(C::NOT_FOUND, "audio_not_ready"),
             Self::VoiceNotFound(_) => answer(C::NOT_FOUND, "voice_not_found"),
+            Self::InvalidVoiceName(_) => answer(C::BAD_REQUEST, "invalid_voice_name"),
+            Self::VoiceExists(_) => answer(C::CONFLICT, "voice_exists"),
+            Self::VoiceBuiltin => answer(C::FORBIDDEN, "voice_builtin"),
             Self::RouteNotFound => answer(C::NOT_FOUND, "not_found"),
+            Self::Unauthorized => answer(C::UNAUTHORIZED, "unauthorized"),
+            Self::RateLimited { retry_after_s } => Answer {
+                retry_after_s: Some(*retry_after_s),
+                ..answer(C::TOO_MANY_REQUESTS, "rate_limited")
+            },
             Self::RangeNotSatisfiable { .. } => {
                 answer(C::RANGE_NOT_SATISFIABLE, "range_not_satisfiable")
             }
@@ -160,7 +178,7 @@ impl ApiError {
     }
 
     /// What the client reads: the error itself, except that internal failures stay opaque.
-    fn public_message(&self) -> String {
+    pub(crate) fn public_message(&self) -> String {
         match self {
             Self::Internal { message, .. } => (*message).to_string(),
             _ if self.answer().status == StatusCode::INTERNAL_SERVER_ERROR => {
@@ -199,6 +217,9 @@ impl ResponseError for ApiError {
         let mut b = HttpResponse::build(a.status);
         if let Some(s) = a.retry_after_s {
             b.insert_header((header::RETRY_AFTER, s.to_string()));
+        }
+        if let Self::Unauthorized = self {
+            b.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Self::RangeNotSatisfiable { len } = self {
             b.insert_header((header::CONTENT_RANGE, format!("bytes */{len}")));
@@ -263,6 +284,19 @@ mod tests {
                 ApiError::RangeNotSatisfiable { len: 3 },
                 416,
                 "range_not_satisfiable",
+            ),
+            (
+                ApiError::InvalidVoiceName("x".into()),
+                400,
+                "invalid_voice_name",
+            ),
+            (ApiError::VoiceExists("x".into()), 409, "voice_exists"),
+            (ApiError::VoiceBuiltin, 403, "voice_builtin"),
+            (ApiError::Unauthorized, 401, "unauthorized"),
+            (
+                ApiError::RateLimited { retry_after_s: 2 },
+                429,
+                "rate_limited",
             ),
         ];
         for (e, status, code) in cases {

@@ -6,10 +6,13 @@
 //! into validated types (`request`); every failure is one [`error::ApiError`], mapped to status and
 //! code in one table. Sessions (`sessions`) and voices (`voices`) persist apart.
 
+pub mod access;
 pub mod audio;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod library;
+pub mod loudness;
 pub mod metrics;
 pub mod model;
 pub mod openapi;
@@ -17,6 +20,7 @@ pub mod request;
 pub mod routes;
 pub mod sessions;
 pub mod startup;
+pub mod stretch;
 pub mod synthesizer;
 pub mod voices;
 

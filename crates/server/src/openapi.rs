@@ -30,6 +30,15 @@ use crate::voices::DEFAULT_VOICE;
         routes::play::play,
         routes::sessions::delete,
         routes::sessions::session,
+        routes::voices::list,
+        routes::voices::create,
+        routes::voices::get_voice,
+        routes::voices::get_clip,
+        routes::voices::delete_voice,
+        routes::openai::create_speech,
+        routes::openai::list_models,
+        routes::openai::list_voices,
+        routes::tts::tts,
         routes::health::health,
         routes::health::livez,
         routes::info::info,
@@ -44,6 +53,15 @@ use crate::voices::DEFAULT_VOICE;
         crate::sessions::SessionMeta,
         routes::info::Info,
         routes::info::ParamSpec,
+        crate::library::VoiceInfo,
+        routes::voices::VoiceList,
+        routes::voices::VoiceDeleted,
+        routes::voices::CreateVoiceForm,
+        routes::openai::SpeechRequest,
+        routes::openai::OpenAiErrorResponse,
+        routes::openai::ModelList,
+        routes::openai::VoiceNames,
+        routes::tts::TtsRequest,
     ))
 )]
 pub struct ApiDoc;
@@ -116,9 +134,10 @@ fn request_schema(upload: bool) -> Object {
         )
         .property(
             TEXT_FIELDS[2],
-            string()
-                .enum_values(Some([DEFAULT_VOICE]))
-                .description(Some("A named voice (the built-in one)")),
+            string().description(Some(format!(
+                "A named voice: `{DEFAULT_VOICE}` (the built-in one) or a saved voice (GET \
+                 /voices); unknown names give 404 voice_not_found"
+            ))),
         )
         .property(
             STREAM_FIELD,

@@ -59,7 +59,7 @@ impl Application {
             &cfg.out_dir,
             VoiceCodec::of::<M>(),
             |id| sessions.contains(id),
-        ));
+        )?);
         tracing::info!(sessions = sessions.len(), voices = voices.len(), dir = %cfg.out_dir.display(), "sessions recovered");
         metrics::set_sessions(sessions.len());
         metrics::set_queue_depth(0);
@@ -89,6 +89,10 @@ impl Application {
             cfg.max_age_seconds,
         ));
 
+        let access = web::Data::new(crate::access::Access::from_config(&cfg)?);
+        let aliases = web::Data::new(routes::tts::VoiceAliases::load(
+            cfg.voice_aliases.as_deref(),
+        )?);
         let listener = TcpListener::bind(cfg.bind_addr())?;
         let addr = listener.local_addr()?;
         let data = (
@@ -98,23 +102,25 @@ impl Application {
             web::Data::from(voices),
             web::Data::from(synthesizer),
             web::Data::new(prometheus),
+            access,
         );
         let origins = cfg.cors_origins.clone();
         let server = HttpServer::new(move || {
             let mut cors = actix_cors::Cors::default()
-                .allowed_methods(vec!["GET", "POST"])
+                .allowed_methods(vec!["GET", "POST", "DELETE"])
                 .allow_any_header()
                 .expose_headers(vec![
                     "content-range",
                     "accept-ranges",
                     "x-request-id",
                     "x-session-id",
+                    "retry-after",
                 ])
                 .max_age(3600);
             for o in &origins {
                 cors = cors.allowed_origin(o);
             }
-            let (cfg, engine, sessions, voices, synthesizer, prometheus) = data.clone();
+            let (cfg, engine, sessions, voices, synthesizer, prometheus, access) = data.clone();
             App::new()
                 .app_data(cfg)
                 .app_data(engine)
@@ -122,6 +128,9 @@ impl Application {
                 .app_data(voices)
                 .app_data(synthesizer)
                 .app_data(prometheus)
+                .app_data(access)
+                .app_data(aliases.clone())
+                .wrap(from_fn(crate::access::guard))
                 .wrap(cors)
                 .wrap(from_fn(metrics::observe))
                 .configure(routes::configure)

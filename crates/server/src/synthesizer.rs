@@ -67,6 +67,8 @@ struct Started {
     job: Job,
     /// `default` or `upload`.
     label: &'static str,
+    /// The saved voice's name when the request named one.
+    saved_name: Option<String>,
 }
 
 impl Lease {
@@ -86,15 +88,16 @@ impl Drop for Lease {
 }
 
 /// What a job produced.
-struct Output {
-    samples: Vec<f32>,
-    sample_rate: u32,
-    new_voice: Option<Voice>,
-    timings: StageTimings,
-    chunks: usize,
+pub(crate) struct Output {
+    pub(crate) samples: Vec<f32>,
+    pub(crate) sample_rate: u32,
+    pub(crate) new_voice: Option<Voice>,
+    pub(crate) timings: StageTimings,
+    /// Text chunks spoken.
+    pub(crate) chunks: usize,
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     what: &'static str,
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -126,12 +129,18 @@ impl Synthesizer {
         self
     }
 
+    /// How texts are cut into chunks.
+    pub fn chunking(&self) -> ChunkOptions {
+        self.chunking
+    }
+
     /// Speak the request's text and store the audio as the session's latest.
     pub async fn synthesize(&self, req: SynthesisRequest) -> Result<Synthesized, ApiError> {
         let Started {
             session,
             job,
             label,
+            saved_name,
         } = self.start(req).await?;
         let Output {
             samples,
@@ -139,7 +148,7 @@ impl Synthesizer {
             new_voice,
             timings,
             chunks,
-        } = self.run(job, session.id).await?;
+        } = self.collect(job, Some(session.id)).await?;
         let duration = samples.len() as f64 / f64::from(sample_rate.max(1));
         let meta = self
             .persist(session.id, samples, sample_rate, new_voice)
@@ -151,10 +160,10 @@ impl Synthesizer {
             session_id,
             duration,
             sample_rate: meta.sample_rate,
-            voice: if label == DEFAULT_VOICE {
-                label.to_string()
-            } else {
-                meta.voice
+            voice: match saved_name {
+                Some(name) => name,
+                None if label == DEFAULT_VOICE => label.to_string(),
+                None => meta.voice,
             },
             timings,
             chunks,
@@ -172,9 +181,14 @@ impl Synthesizer {
             _ => None,
         };
         let session = self.lease(req.session_id)?;
+        let mut saved_name = None;
         let voice = match (req.voice, named) {
             (VoiceRequest::Upload(bytes), _) => VoiceInput::Upload(self.decode_clip(bytes).await?),
             (_, Some(NamedVoice::Builtin)) => VoiceInput::Builtin,
+            (_, Some(NamedVoice::Saved(saved))) => {
+                saved_name = Some(saved.info.name.clone());
+                VoiceInput::Prepared(saved.voice.clone())
+            }
             _ => self
                 .voices
                 .session_voice(&session.id)
@@ -196,6 +210,7 @@ impl Synthesizer {
             session,
             job,
             label,
+            saved_name,
         })
     }
 
@@ -215,9 +230,16 @@ impl Synthesizer {
         })
     }
 
+    /// Queue a job that belongs to no session and collect its events (the voice library, the
+    /// stateless endpoints).
+    pub(crate) async fn run_request(&self, request: JobRequest) -> Result<Output, ApiError> {
+        let job = self.engine.submit(request)?;
+        self.collect(job, None).await
+    }
+
     /// Collect the job's events (dropping the job on error or timeout cancels it), recording
-    /// its progress in session `sid`.
-    async fn run(&self, mut job: Job, sid: Uuid) -> Result<Output, ApiError> {
+    /// its progress in session `sid` when there is one.
+    async fn collect(&self, mut job: Job, sid: Option<Uuid>) -> Result<Output, ApiError> {
         let (mut samples, mut new_voice, mut chunks) = (Vec::new(), None, 0);
         while let Some(event) = job.next().await {
             match event? {
@@ -225,7 +247,9 @@ impl Synthesizer {
                 Event::Audio(piece) => samples.extend_from_slice(&piece),
                 Event::Progress(p) => {
                     chunks = p.total;
-                    self.sessions.set_progress(&sid, p.done, p.total);
+                    if let Some(sid) = &sid {
+                        self.sessions.set_progress(sid, p.done, p.total);
+                    }
                 }
                 Event::Done(timings) => {
                     return Ok(Output {
@@ -241,7 +265,8 @@ impl Synthesizer {
         Err(EngineError::WorkersGone.into())
     }
 
-    async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
+    /// Decode an uploaded clip and check its length.
+    pub(crate) async fn decode_clip(&self, bytes: Vec<u8>) -> Result<chatterbox::Audio, ApiError> {
         let limits = DecodeLimits {
             max_duration_s: self.clips.max_s,
             ..DecodeLimits::default()

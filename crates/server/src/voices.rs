@@ -1,12 +1,14 @@
 //! Voices: the model's built-in one (`default`), the voice each session computed from its latest
-//! upload, and (next) named voices. This store owns voice persistence: a session's voice lives at
+//! upload, and the named voices of the [`VoiceLibrary`] (under `<out>/voices/`). This store owns voice persistence: a session's voice lives at
 //! `<out>/<sid>.voice.safetensors`, written to a temporary name and renamed into place, and is
 //! reloaded on start for every session that survived.
 
 use dashmap::DashMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use uuid::Uuid;
 
+use crate::library::{SavedVoice, VoiceLibrary};
 use crate::model::{Voice, VoiceCodec};
 
 /// Name of the model's built-in voice.
@@ -20,22 +22,31 @@ const SUFFIX: &str = ".voice.safetensors";
 pub enum NamedVoice {
     /// The model's built-in voice.
     Builtin,
+    /// A voice saved in the library.
+    Saved(Arc<SavedVoice>),
 }
 
 pub struct VoiceStore {
     dir: PathBuf,
     codec: VoiceCodec,
     sessions: DashMap<Uuid, Voice>,
+    library: Arc<VoiceLibrary>,
 }
 
 impl VoiceStore {
     /// Open the voices in `dir`: load the voice of every session `is_session` knows, and remove
-    /// the files of sessions that are gone (or that cannot be read).
-    pub fn open(dir: &Path, codec: VoiceCodec, is_session: impl Fn(&Uuid) -> bool) -> Self {
+    /// the files of sessions that are gone (or that cannot be read); open the library in
+    /// `dir/voices`.
+    pub fn open(
+        dir: &Path,
+        codec: VoiceCodec,
+        is_session: impl Fn(&Uuid) -> bool,
+    ) -> std::io::Result<Self> {
         let store = Self {
             dir: dir.to_path_buf(),
             codec,
             sessions: DashMap::new(),
+            library: Arc::new(VoiceLibrary::open(&dir.join("voices"), codec)?),
         };
         let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
         for path in entries.map(|e| e.path()) {
@@ -57,21 +68,32 @@ impl VoiceStore {
                 }
             }
         }
-        store
+        Ok(store)
+    }
+
+    /// The named voices.
+    pub fn library(&self) -> &Arc<VoiceLibrary> {
+        &self.library
     }
 
     fn path(&self, id: &Uuid) -> PathBuf {
         self.dir.join(format!("{id}{SUFFIX}"))
     }
 
-    /// Names a request may ask for.
+    /// Names a request may ask for: `default`, then the library's.
     pub fn names(&self) -> Vec<String> {
-        vec![DEFAULT_VOICE.to_string()]
+        let saved = self.library.list().into_iter().map(|v| v.name);
+        std::iter::once(DEFAULT_VOICE.to_string())
+            .chain(saved)
+            .collect()
     }
 
     /// The voice called `name`, if there is one.
     pub fn named(&self, name: &str) -> Option<NamedVoice> {
-        (name == DEFAULT_VOICE).then_some(NamedVoice::Builtin)
+        if name == DEFAULT_VOICE {
+            return Some(NamedVoice::Builtin);
+        }
+        self.library.get(name).map(NamedVoice::Saved)
     }
 
     /// The voice the session computed from its latest upload.
@@ -166,13 +188,15 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap_or_default();
         let (kept, gone) = (Uuid::new_v4(), Uuid::new_v4());
         let codec = VoiceCodec::of::<Words>();
-        let store = VoiceStore::open(&dir, codec, |_| true);
+        let store = VoiceStore::open(&dir, codec, |_| true)
+            .map_err(|e| chatterbox::Error::io("open", e))?;
         store.save_session_voice(&kept, Voice::new("kept".to_string()))?;
         store.save_session_voice(&gone, Voice::new("gone".to_string()))?;
         assert_eq!(store.len(), 2);
         drop(store);
 
-        let store = VoiceStore::open(&dir, codec, |id| *id == kept);
+        let store = VoiceStore::open(&dir, codec, |id| *id == kept)
+            .map_err(|e| chatterbox::Error::io("open", e))?;
         let v = store.session_voice(&kept);
         assert_eq!(
             v.as_ref()
@@ -186,7 +210,11 @@ mod tests {
             .flatten()
             .flatten()
             .collect();
-        assert_eq!(files.len(), 1, "the orphan voice was removed");
+        assert_eq!(
+            files.len(),
+            2,
+            "the orphan voice was removed (the library remains)"
+        );
         store.remove_session(&kept);
         assert!(store.is_empty());
         assert!(store.named("default").is_some() && store.named("nobody").is_none());

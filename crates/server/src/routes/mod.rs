@@ -5,10 +5,13 @@
 pub mod health;
 pub mod info;
 pub mod metrics;
+pub mod openai;
 pub mod openapi;
 pub mod play;
 pub mod sessions;
 pub mod synthesize;
+pub mod tts;
+pub mod voices;
 
 use actix_web::web;
 
@@ -19,6 +22,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(synthesize::configure)
         .configure(play::configure)
         .configure(sessions::configure)
+        .configure(voices::configure)
+        .configure(openai::configure)
+        .configure(tts::configure)
         .configure(health::configure)
         .configure(info::configure)
         .configure(metrics::configure)

@@ -1,14 +1,17 @@
 //! `GET /play/{sid}`: the session's latest audio streamed from disk with single-range `Range`
 //! support, `Content-Length`, `ETag`/`Last-Modified` revalidation, and a busy guard that keeps the
-//! cleanup task away while the file is being streamed.
+//! cleanup task away while the file is being streamed. `?format=mp3` (opus, flac, pcm, wav)
+//! transcodes the stored audio (whole, without `Range`).
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use futures_util::stream;
+use serde::Deserialize;
 use std::io::SeekFrom;
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::IntoParams;
 
+use crate::audio::AudioFormat;
 use crate::error::{ApiError, ApiResult, ErrorResponse};
 use crate::openapi::AudioBytes;
 use crate::request::parse_session_id;
@@ -65,17 +68,58 @@ pub struct PlayHeaders {
     if_none_match: String,
 }
 
-/// The session's latest audio (Range supported).
+/// Query parameters of `/play`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlayQuery {
+    /// Encoding to answer with: wav (as stored), mp3, opus (Ogg), flac or pcm (raw 16-bit LE).
+    /// Another than the stored one is transcoded and sent whole (no `Range`).
+    #[param(example = "mp3")]
+    pub format: Option<String>,
+}
+
+/// The requested format (`None`: as stored).
+fn requested_format(req: &HttpRequest) -> Result<Option<AudioFormat>, ApiError> {
+    let q = web::Query::<PlayQuery>::from_query(req.query_string())
+        .map_err(|e| ApiError::InvalidParam(e.to_string()))?;
+    q.format
+        .as_deref()
+        .map(AudioFormat::parse)
+        .transpose()
+        .map_err(ApiError::InvalidParam)
+}
+
+/// Decode the stored audio and encode it as `format`.
+async fn transcode(path: std::path::PathBuf, format: AudioFormat) -> ApiResult<Vec<u8>> {
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|_| ApiError::SessionNotFound)?;
+    crate::synthesizer::blocking("encoder thread failed", move || {
+        let limits = chatterbox::audio::DecodeLimits {
+            max_duration_s: 24.0 * 3600.0,
+            ..Default::default()
+        };
+        let audio = chatterbox::audio::decode(&bytes, &limits)
+            .map_err(|e| ApiError::internal("could not read the stored audio", e))?;
+        crate::audio::encode(&audio.samples, audio.sample_rate, format)
+            .map(|(b, _)| b)
+            .map_err(|e| ApiError::internal("could not encode the audio", e))
+    })
+    .await?
+}
+
+/// The session's latest audio (Range supported), in any format.
 #[utoipa::path(
     get,
     path = "/play/{sid}",
     tag = "sessions",
     params(
         ("sid" = uuid::Uuid, Path, description = "The session id"),
+        PlayQuery,
         PlayHeaders,
     ),
     responses(
-        (status = 200, description = "The audio", content_type = "audio/wav", body = inline(AudioBytes),
+        (status = 200, description = "The audio (audio/mpeg, audio/ogg, audio/flac or audio/pcm with ?format=)", content_type = "audio/wav", body = inline(AudioBytes),
             headers(
                 ("Accept-Ranges" = String, description = "bytes"),
                 ("Content-Length" = u64),
@@ -94,6 +138,7 @@ pub struct PlayHeaders {
             )),
         (status = 304, description = "Not modified (If-None-Match)",
             headers(("ETag" = String))),
+        (status = 400, description = "invalid_param (unknown format)", body = ErrorResponse),
         (status = 404, description = "session_not_found, audio_not_ready", body = ErrorResponse),
         (status = 416, description = "range_not_satisfiable", body = ErrorResponse,
             headers(("Content-Range" = String, description = "bytes */LENGTH"))),
@@ -105,12 +150,39 @@ pub async fn play(
     sid: web::Path<String>,
     sessions: web::Data<SessionStore>,
 ) -> ApiResult<HttpResponse> {
+    let format = requested_format(&req)?;
     let sid = parse_session_id(&sid).ok_or(ApiError::SessionNotFound)?;
     let meta = sessions.meta(&sid).ok_or(ApiError::SessionNotFound)?;
     if meta.generation == 0 {
         return Err(ApiError::AudioNotReady);
     }
     let busy = sessions.busy(&sid).ok_or(ApiError::SessionNotFound)?;
+    let not_modified = |etag: &str| {
+        req.headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    };
+    if let Some(format) = format.filter(|f| *f != meta.format) {
+        let etag = format!(
+            "\"{}-{}-{}\"",
+            meta.updated_at,
+            meta.generation,
+            format.extension()
+        );
+        if not_modified(&etag) {
+            return Ok(HttpResponse::NotModified()
+                .insert_header((header::ETAG, etag))
+                .finish());
+        }
+        let bytes = transcode(sessions.audio_path(&sid, meta.format), format).await?;
+        drop(busy);
+        return Ok(HttpResponse::Ok()
+            .content_type(format.content_type())
+            .insert_header((header::CACHE_CONTROL, "no-cache"))
+            .insert_header((header::ETAG, etag))
+            .body(bytes));
+    }
     let mut file = tokio::fs::File::open(sessions.audio_path(&sid, meta.format))
         .await
         .map_err(|_| ApiError::SessionNotFound)?;
@@ -123,12 +195,7 @@ pub async fn play(
     let last_modified = httpdate::fmt_http_date(
         std::time::UNIX_EPOCH + std::time::Duration::from_secs(meta.updated_at),
     );
-    if req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
-    {
+    if not_modified(&etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());

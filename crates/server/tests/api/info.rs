@@ -47,5 +47,5 @@ async fn info_describes_model_limits_parameters_voices_and_formats() {
         serde_json::to_value(chatterbox::GenerateParams::SPECS).expect("specs")
     );
     assert_eq!(v["voices"], json!(["default"]));
-    assert_eq!(v["formats"], json!(["wav"]));
+    assert_eq!(v["formats"], json!(["wav", "mp3", "opus", "flac", "pcm"]));
 }

@@ -52,7 +52,12 @@ async fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
-    assert_eq!(names.len(), 3, "wav, sidecar and voice only: {names:?}");
+    assert_eq!(
+        names.len(),
+        4,
+        "wav, sidecar and voice, and the voice library: {names:?}"
+    );
+    assert!(out.join("voices").is_dir());
     // After max age, the cleanup task removes it.
     let t0 = Instant::now();
     while app.play(&sid).await.0 == 200 && t0.elapsed() < Duration::from_secs(20) {
@@ -63,5 +68,10 @@ async fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
         404,
         "cleanup removed the old session"
     );
-    assert_eq!(std::fs::read_dir(&out).expect("dir").count(), 0);
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .expect("dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["voices"], "only the (empty) voice library remains");
 }
