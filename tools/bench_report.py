@@ -18,15 +18,16 @@ PATTERNS = {
     "hift": ("s", r"(?:HiFT:\s+([\d.]+) s|HiFT \(\d+ samples\): min ([\d.]+) s)"),
     "s3gen_tokens_to_wav": ("s", r"S3Gen tokens(?:→|->)wav: ([\d.]+) s"),
     "prepare_conditionals": ("s", r"(?:best prepare_conditionals: ([\d.]+) s|best: ([\d.]+) s)"),
-    "peak_rss": ("MiB", r"peak RSS:? (\d+) MiB"),
+    "t3_peak_rss": ("MiB", r"peak RSS:? (\d+) MiB"),
+    "s3gen_peak_rss": ("MiB", r"peak RSS:? (\d+) MiB"),
 }
 SOURCES = {  # (log stem, side, variant) -> stages it provides
-    "ours_t3_none": ("ours", "f32", ["t3_prefill", "t3_decode_step", "peak_rss"]),
-    "ours_t3_q8": ("ours", "q8", ["t3_prefill", "t3_decode_step", "peak_rss"]),
-    "ours_t3_q4": ("ours", "q4", ["t3_prefill", "t3_decode_step", "peak_rss"]),
+    "ours_t3_none": ("ours", "f32", ["t3_prefill", "t3_decode_step", "t3_peak_rss"]),
+    "ours_t3_q8": ("ours", "q8", ["t3_prefill", "t3_decode_step", "t3_peak_rss"]),
+    "ours_t3_q4": ("ours", "q4", ["t3_prefill", "t3_decode_step", "t3_peak_rss"]),
     "ref_t3": ("reference", "f32", ["t3_prefill", "t3_decode_step"]),
-    "ours_s3gen": ("ours", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "peak_rss"]),
-    "ref_s3gen": ("reference", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "peak_rss"]),
+    "ours_s3gen": ("ours", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "s3gen_peak_rss"]),
+    "ref_s3gen": ("reference", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "s3gen_peak_rss"]),
     "ours_cond": ("ours", "f32", ["prepare_conditionals"]),
     "ref_cond": ("reference", "f32", ["prepare_conditionals"]),
 }
