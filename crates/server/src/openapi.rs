@@ -22,8 +22,11 @@ use crate::voices::DEFAULT_VOICE;
     info(
         title = "chatterbox-rs",
         description = "Text-to-speech with voice cloning (Resemble AI Chatterbox in Rust/candle). \
-                       Errors are always {\"error\": {\"code\", \"message\"}}; every response \
-                       carries an x-request-id header."
+                       Errors are always {\"error\": {\"code\", \"message\"}} (OpenAI's shape \
+                       under /v1); every response carries an x-request-id header. With API keys \
+                       configured, every path but the public ones (/health, /livez, /metrics by \
+                       default) answers 401 unauthorized without a valid key, and a client over its \
+                       rate limit gets 429 rate_limited with Retry-After."
     ),
     paths(
         routes::synthesize::synthesize,
