@@ -27,6 +27,8 @@ async function importTs(rel) {
 
 const { parseInfo, PARAM_KINDS } = await importTs("../src/lib/info.ts");
 const { paramInput } = await importTs("../src/lib/params.ts");
+const { SPEED_CHOICES, FORMAT_EXT, downloadUrl } = await importTs("../src/lib/output.ts");
+const { WavStreamDecoder, wavHeader, parseWavHeader } = await importTs("../src/lib/stream.ts");
 
 // --- the document's schemas --------------------------------------------------------------------
 
@@ -199,6 +201,8 @@ test("the UI reads only documented /info fields, needs only required ones, accep
     "limits.min_voice_seconds",
     "limits.max_voice_seconds",
     ...["name", "label", "kind", "default", "min", "max", "min_exclusive", "description"].map((k) => `parameters[].${k}`),
+    "formats",
+    "model.sample_rate",
   ]) {
     assert.ok(reads.includes(f), `parseInfo reads ${f}`);
   }
@@ -219,7 +223,7 @@ test("the UI reads only documented /info fields, needs only required ones, accep
 
 // --- the parameter inputs made from the reference answer ---------------------------------------
 
-const NOT_SAMPLING = new Set(["text", "session_id", "voice", "voice_prompt", "stream"]);
+const NOT_SAMPLING = new Set(["text", "session_id", "voice", "voice_prompt", "stream", "language"]);
 
 function samplingSchema(mediaType) {
   const props = deref(openapi.paths["/synthesize"].post.requestBody.content[mediaType].schema).properties;
@@ -295,4 +299,49 @@ test("the error and response shapes the UI reads are documented", () => {
   const play = openapi.paths["/play/{sid}"].get;
   assert.ok(play.parameters.some((p) => p.in === "header" && p.name === "Range"));
   assert.ok(play.responses["206"]);
+});
+
+// --- output choices and the streamed WAV ---------------------------------------------------------
+
+test("the speeds offered are within the documented range, and every format has a file extension", () => {
+  const speed = deref(deref(schemas.SpeechRequest).properties.speed);
+  for (const s of SPEED_CHOICES) {
+    assert.ok(s >= speed.minimum && s <= speed.maximum, `speed ${s} in [${speed.minimum}, ${speed.maximum}]`);
+  }
+  assert.ok(SPEED_CHOICES.includes(1), "1x is offered");
+  assert.deepEqual(Object.keys(FORMAT_EXT).sort(), [...deref(schemas.AudioFormat).enum].sort());
+  const play = openapi.paths["/play/{sid}"].get;
+  assert.ok(play.parameters.some((p) => p.in === "query" && p.name === "format"), "/play takes ?format=");
+  assert.equal(downloadUrl("/api/tts/play/x", "wav"), "/api/tts/play/x");
+  assert.equal(downloadUrl("/api/tts/play/x", "mp3"), "/api/tts/play/x?format=mp3");
+  const stream = deref(deref(schemas.SynthesizeForm).properties.stream);
+  assert.ok(typesOf(stream).has("boolean"), "/synthesize takes stream");
+});
+
+test("a streamed WAV is decoded the same whichever way its body is cut", () => {
+  const n = 1000;
+  const samples = Array.from({ length: n }, (_, i) => Math.round(32767 * Math.sin(i / 7)) | 0);
+  const header = Buffer.from(wavHeader(0, { sampleRate: 24000, channels: 1 }));
+  // The server's streaming header: sizes unknown.
+  header.writeUInt32LE(0xffffffff, 4);
+  header.writeUInt32LE(0xffffffff, 40);
+  const pcm = Buffer.alloc(2 * n);
+  samples.forEach((v, i) => pcm.writeInt16LE(v, 2 * i));
+  const body = Buffer.concat([header, pcm]);
+  for (const cuts of [[], [1], [43, 44, 45], [10, 47, 48, 51, 999, 1001, 1500], Array.from({ length: 300 }, (_, i) => 7 * i + 3)]) {
+    const dec = new WavStreamDecoder();
+    const got = [];
+    let at = 0;
+    for (const c of [...cuts.filter((c) => c < body.length), body.length]) {
+      for (const ch of dec.push(new Uint8Array(body.subarray(at, c)))) got.push(...ch);
+      at = c;
+    }
+    assert.deepEqual(dec.format, { sampleRate: 24000, channels: 1 });
+    assert.equal(got.length, n, `cuts ${cuts.slice(0, 5)}`);
+    got.forEach((v, i) => assert.equal(v, samples[i] / 32768));
+  }
+  assert.throws(() => parseWavHeader(new Uint8Array(44)), /not a WAV/);
+  const eight = Buffer.from(header);
+  eight.writeUInt16LE(8, 34);
+  assert.throws(() => parseWavHeader(new Uint8Array(eight)), /16-bit PCM/);
 });

@@ -259,8 +259,15 @@ test("/ redirects to /tts, which shows the form with the defaults", async () => 
   assert.equal(await page.getByLabel("Seed").inputValue(), "");
 });
 
+/** Picks "a clip of my own" as the voice on `p`; its file input. */
+async function clipInput(p) {
+  await p.getByLabel("Voice", { exact: true }).selectOption(":clip");
+  return p.locator('input[name="voice_prompt"]');
+}
+
 test("a file that is not audio is refused in the browser", async () => {
-  await page.locator('input[type="file"]').setInputFiles({
+  assert.equal(await page.getByLabel("Voice", { exact: true }).inputValue(), "default");
+  await (await clipInput(page)).setInputFiles({
     name: "notes.txt",
     mimeType: "text/plain",
     buffer: Buffer.from("not a voice"),
@@ -271,7 +278,7 @@ test("a file that is not audio is refused in the browser", async () => {
 let sid;
 
 test("upload a voice, synthesize, play", async () => {
-  await page.locator('input[type="file"]').setInputFiles({ name: "voice.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  await (await clipInput(page)).setInputFiles({ name: "voice.wav", mimeType: "audio/wav", buffer: voiceClip() });
   // Duration decoded in the browser.
   await page.getByTestId("voice-status").filter({ hasText: "voice.wav" }).filter({ hasText: "2.0 s" }).waitFor();
   assert.equal(await page.getByTestId("voice-problem").textContent(), "");
@@ -341,10 +348,47 @@ test("the play proxy passes Range through", async () => {
   assert.equal((await bad.json()).error.code, "session_not_found");
 });
 
+test("the download follows the format picker; the play proxy transcodes with ?format=", async () => {
+  const wavRes = await fetch(`${web}/api/tts/play/${sid}`);
+  const wavBytes = Buffer.from(await wavRes.arrayBuffer());
+  for (const [format, type, magic] of [
+    ["mp3", "audio/mpeg", null],
+    ["opus", "audio/ogg", "OggS"],
+    ["flac", "audio/flac", "fLaC"],
+    ["pcm", "audio/pcm", null],
+  ]) {
+    const r = await fetch(`${web}/api/tts/play/${sid}?format=${format}`);
+    assert.equal(r.status, 200, format);
+    assert.equal(r.headers.get("content-type"), type, format);
+    const bytes = Buffer.from(await r.arrayBuffer());
+    if (magic) assert.equal(bytes.subarray(0, 4).toString("latin1"), magic, format);
+    if (format === "pcm") assert.ok(bytes.equals(wavBytes.subarray(44)), "pcm is the WAV's samples");
+    if (format === "mp3") assert.ok(bytes[0] === 0xff || bytes.subarray(0, 3).toString() === "ID3", "an MP3 frame");
+  }
+  const bad = await fetch(`${web}/api/tts/play/${sid}?format=aac`);
+  assert.equal(bad.status, 400);
+  assert.ok((await bad.json()).error.code, "the backend's error for a bad format");
+
+  const picker = page.getByLabel("Download format");
+  assert.deepEqual(
+    await picker.locator("option").evaluateAll((os) => os.map((o) => o.value)),
+    fixture.formats,
+    "the picker offers /info's formats",
+  );
+  await picker.selectOption("flac");
+  const link = page.getByTestId("download");
+  assert.equal(await link.getAttribute("href"), `/api/tts/play/${sid}?format=flac`);
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  assert.equal(download.suggestedFilename(), `speech-${sid.slice(0, 8)}.flac`);
+  assert.equal(readFileSync(await download.path()).subarray(0, 4).toString(), "fLaC");
+  await picker.selectOption("wav");
+  assert.equal(await link.getAttribute("href"), `/api/tts/play/${sid}`);
+});
+
 test("delete removes the audio on the server", async () => {
   await page.setViewportSize({ width: 1200, height: 900 });
   await page.screenshot({ path: path.join(RESULTS, "tts-desktop.png"), fullPage: true });
-  await page.getByRole("button", { name: "Delete" }).click();
+  await page.getByRole("button", { name: "Delete", exact: true }).click();
   await page.getByTestId("status").filter({ hasText: "Deleted" }).waitFor();
   assert.equal(await page.getByTestId("player").count(), 0);
   const r = await fetch(`${backend}/play/${sid}`);
@@ -353,7 +397,7 @@ test("delete removes the audio on the server", async () => {
 
 test("the server's error message is shown as it is", async () => {
   // Browsers decode a silent clip happily; the backend refuses it (422 invalid_audio).
-  await page.locator('input[type="file"]').setInputFiles({ name: "silence.wav", mimeType: "audio/wav", buffer: wav(1.5, 16000, () => 0) });
+  await (await clipInput(page)).setInputFiles({ name: "silence.wav", mimeType: "audio/wav", buffer: wav(1.5, 16000, () => 0) });
   await page.getByTestId("voice-status").filter({ hasText: "silence.wav" }).waitFor();
   const [res] = await Promise.all([
     page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
@@ -367,6 +411,204 @@ test("the server's error message is shown as it is", async () => {
   assert.match(await shown.textContent(), /silent/);
   await page.screenshot({ path: path.join(RESULTS, "tts-error.png"), fullPage: true });
   assert.deepEqual(pageErrors, []);
+});
+
+test("voice library: save a voice, refuse a bad name and a taken one, synthesize with it, delete it", async () => {
+  const name = page.getByLabel("Voice name");
+  const clipFile = page.getByLabel("Voice clip");
+  const save = page.getByRole("button", { name: "Save voice" });
+  const problem = page.getByTestId("library-problem");
+  const voicePost = (r) => r.url().endsWith("/api/tts/voices") && r.request().method() === "POST";
+  await page.getByTestId("voice-list").locator('li[data-voice="default"]').waitFor();
+  assert.equal(await page.getByRole("button", { name: "Delete voice default" }).count(), 0, "default cannot be deleted");
+
+  await name.fill("bad name!");
+  await clipFile.setInputFiles({ name: "alice.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  const [bad] = await Promise.all([page.waitForResponse(voicePost), save.click()]);
+  assert.equal(bad.status(), 400);
+  const badError = (await bad.json()).error;
+  assert.equal(badError.code, "invalid_voice_name");
+  await problem.filter({ hasText: badError.message }).waitFor();
+
+  await name.fill("alice");
+  const [ok] = await Promise.all([page.waitForResponse(voicePost), save.click()]);
+  assert.equal(ok.status(), 201, await ok.text());
+  await page.getByTestId("voice-list").locator('li[data-voice="alice"]').waitFor();
+  await page.getByTestId("library-status").filter({ hasText: "Saved the voice alice" }).waitFor();
+  assert.equal(await problem.textContent(), "");
+  assert.equal(await page.getByLabel("Voice", { exact: true }).inputValue(), "alice", "the saved voice is picked");
+
+  await name.fill("alice");
+  await clipFile.setInputFiles({ name: "alice.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  const [taken] = await Promise.all([page.waitForResponse(voicePost), save.click()]);
+  assert.equal(taken.status(), 409);
+  await problem.filter({ hasText: "voice_exists" }).waitFor();
+  await name.fill("");
+
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 200, await res.text());
+  const sent = res.request().postData() ?? "";
+  assert.match(sent, /name="voice"\r\n\r\nalice\r\n/);
+  assert.ok(!sent.includes('name="voice_prompt"'));
+  assert.equal((await res.json()).voice, "alice");
+
+  const builtin = await fetch(`${web}/api/tts/voices/default`, { method: "DELETE" });
+  assert.equal(builtin.status, 403);
+  assert.equal((await builtin.json()).error.code, "voice_builtin");
+
+  const [del] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/voices/alice") && r.request().method() === "DELETE"),
+    page.getByRole("button", { name: "Delete voice alice" }).click(),
+  ]);
+  assert.equal(del.status(), 200);
+  await page.getByTestId("library-status").filter({ hasText: "Deleted the voice alice" }).waitFor();
+  assert.equal(await page.getByTestId("voice-list").locator('li[data-voice="alice"]').count(), 0);
+  await page.waitForFunction(() => document.querySelector("select[name=voice]")?.value === "default");
+  const list = await (await fetch(`${backend}/voices`)).json();
+  assert.deepEqual(
+    list.voices.map((v) => v.name),
+    ["default"],
+  );
+  await page.screenshot({ path: path.join(RESULTS, "tts-library.png"), fullPage: true });
+});
+
+/** Seconds of a 16-bit mono WAV (or raw PCM) of `bytes` at 24 kHz. */
+const seconds = (bytes, header = 44) => (bytes - header) / 2 / 24000;
+
+test("another speed goes through /tts: played, stretched, downloadable in the chosen format", async () => {
+  const speed = page.getByLabel("Speed");
+  await page.getByLabel("Voice", { exact: true }).selectOption(":clip");
+  assert.ok(await speed.isDisabled(), "no speed with a clip of one's own");
+  await page.getByLabel("Voice", { exact: true }).selectOption("default");
+  await page.getByLabel("Download format").selectOption("mp3");
+  await speed.selectOption("1.5");
+  assert.ok(await page.getByLabel("Play while it is synthesized (stream)").isDisabled(), "no streaming at another speed");
+
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/tts")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 200, await res.text());
+  assert.equal(res.headers()["content-type"], "audio/mpeg");
+  const sent = JSON.parse(res.request().postData() ?? "{}");
+  assert.equal(sent.rate, 1.5);
+  assert.equal(sent.format, "mp3");
+  assert.equal(sent.voice, "default");
+  assert.equal(sent.seed, 7);
+  assert.equal(sent.max_new_tokens, 30);
+  await page.waitForFunction(() => {
+    const a = document.querySelector("audio");
+    return a && a.src.startsWith("blob:") && a.readyState >= 1 && a.duration > 0;
+  });
+  const link = page.getByTestId("download");
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  assert.equal(download.suggestedFilename(), "speech-1.5x.mp3");
+  const mp3 = readFileSync(await download.path());
+  assert.ok(mp3[0] === 0xff || mp3.subarray(0, 3).toString() === "ID3", "an MP3 file");
+
+  // The same request at 1× and 1.5× (same seed: the same speech): 1.5× is two thirds as long.
+  const at = async (rate) => {
+    const r = await fetch(`${web}/api/tts/tts`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ ...sent, rate, format: "wav" }),
+    });
+    assert.equal(r.status, 200);
+    return seconds((await r.arrayBuffer()).byteLength);
+  };
+  const [plain, fast] = [await at(1), await at(1.5)];
+  assert.ok(Math.abs(fast - plain / 1.5) < 0.05 * plain, `1.5x: ${fast} s vs ${plain} s`);
+  await speed.selectOption("1");
+  await page.getByLabel("Download format").selectOption("wav");
+});
+
+const LONG_TEXT =
+  "The first sentence is long enough to be spoken on its own. " +
+  "Then a second sentence follows it, also long enough to stand alone. " +
+  "A third one comes after that, so the stream has several chunks. " +
+  "And the fourth sentence closes the little paragraph for the test.";
+
+test("a streamed synthesis plays while it arrives, shows its progress, and the stored file downloads", async () => {
+  await page.evaluate(() => {
+    window.__starts = 0;
+    const start = AudioBufferSourceNode.prototype.start;
+    AudioBufferSourceNode.prototype.start = function (...args) {
+      window.__starts += 1;
+      return start.apply(this, args);
+    };
+  });
+  await page.getByLabel("Text").fill(LONG_TEXT);
+  await page.getByLabel("Max speech tokens").fill("20");
+  await page.getByLabel("Play while it is synthesized (stream)").check();
+  const [res] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 200);
+  assert.equal(res.headers()["content-type"], "audio/wav");
+  const streamSid = res.headers()["x-session-id"];
+  assert.match(streamSid, /^[0-9a-f-]{36}$/);
+  assert.match(res.request().postData() ?? "", /name="stream"\r\n\r\ntrue\r\n/);
+
+  const progress = page.getByTestId("stream-progress");
+  await page.locator('[data-testid="stream-progress"][data-done="true"]').waitFor({ timeout: 60000 });
+  const meta = await (await fetch(`${backend}/sessions/${streamSid}`)).json();
+  assert.ok(meta.chunks_total >= 2, `several chunks: ${meta.chunks_total}`);
+  assert.equal(meta.chunks_done, meta.chunks_total);
+  await progress.filter({ hasText: `${meta.chunks_total} / ${meta.chunks_total} chunks` }).waitFor();
+  const buffers = Number(await progress.getAttribute("data-buffers"));
+  const received = Number(await progress.getAttribute("data-received"));
+  assert.ok(buffers >= 1, "buffers were scheduled");
+  assert.equal(await page.evaluate(() => window.__starts), buffers, "each scheduled buffer was started");
+  assert.ok(Math.abs(received - meta.duration) < 0.002, `received ${received} s, stored ${meta.duration} s`);
+
+  await page.waitForFunction(
+    (s) => {
+      const a = document.querySelector("audio");
+      return a && a.src.includes(s) && a.readyState >= 1 && a.duration > 0;
+    },
+    streamSid,
+  );
+  const link = page.getByTestId("download");
+  assert.equal(await link.getAttribute("href"), `/api/tts/play/${streamSid}`);
+  const [download] = await Promise.all([page.waitForEvent("download"), link.click()]);
+  const file = readFileSync(await download.path());
+  assert.equal(file.subarray(8, 12).toString(), "WAVE");
+  assert.ok(Math.abs(seconds(file.length) - received) < 0.002);
+  await page.screenshot({ path: path.join(RESULTS, "tts-stream.png"), fullPage: true });
+  await page.getByLabel("Play while it is synthesized (stream)").uncheck();
+  assert.deepEqual(pageErrors, []);
+});
+
+test("the synthesize proxy passes a stream through as it is produced, byte for byte", async () => {
+  const text = `${LONG_TEXT} A fifth sentence makes the stream a little longer still. The sixth and last one ends it here.`;
+  const t0 = performance.now();
+  const res = await fetch(`${web}/api/tts/synthesize`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ text, stream: true, seed: 3, max_new_tokens: 25 }),
+  });
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("content-type"), "audio/wav");
+  const streamSid = res.headers.get("x-session-id");
+  const pieces = [];
+  let got = 0;
+  let firstAudioAt = null;
+  for await (const piece of res.body) {
+    pieces.push(Buffer.from(piece));
+    got += piece.byteLength;
+    if (firstAudioAt === null && got > 44) firstAudioAt = performance.now() - t0;
+  }
+  const endAt = performance.now() - t0;
+  const body = Buffer.concat(pieces);
+  assert.equal(body.readUInt32LE(4), 0xffffffff, "RIFF size unknown");
+  assert.equal(body.readUInt32LE(40), 0xffffffff, "data size unknown");
+  const stored = Buffer.from(await (await fetch(`${web}/api/tts/play/${streamSid}`)).arrayBuffer());
+  assert.ok(body.subarray(44).equals(stored.subarray(44)), "the streamed PCM is the stored file's");
+  assert.ok(firstAudioAt < 0.75 * endAt, `first audio after ${firstAudioAt} ms of ${endAt} ms`);
 });
 
 /** A fresh page in the phone-sized context; its script errors go to `errors`. */
@@ -414,10 +656,11 @@ test("the page's limits come from the backend's /info, not from the web server's
   assert.equal(await p.getByTestId("counter").textContent(), `${maxTextChars + 1} / ${maxTextChars}`);
   await p.getByText("Too long by 1 characters.").waitFor();
   assert.ok(await p.getByRole("button", { name: "Synthesize" }).isDisabled());
+  const input = await clipInput(p);
   await p.getByText(`1–${maxVoiceSeconds} s`).waitFor();
   await p.getByText(`up to ${maxUploadBytes / 1024} KB`).waitFor();
   // The 2 s clip (96 KB) is over this backend's upload limit.
-  await p.locator('input[type="file"]').setInputFiles({ name: "voice.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  await input.setInputFiles({ name: "voice.wav", mimeType: "audio/wav", buffer: voiceClip() });
   await p.getByTestId("voice-problem").filter({ hasText: `the limit is ${maxUploadBytes / 1024} KB` }).waitFor();
   // The parameter inputs come from /info too.
   await p.getByText("Advanced").click();
@@ -460,7 +703,8 @@ test("without the backend's /info the page says so and sends nothing", async () 
   await p.getByLabel("Text").fill("Hello.");
   assert.ok(await p.getByRole("button", { name: "Synthesize" }).isDisabled());
   assert.equal(await p.getByTestId("counter").count(), 0);
-  assert.ok(await p.locator('input[type="file"]').isDisabled());
+  assert.ok(await (await clipInput(p)).isDisabled());
+  assert.ok(await p.getByLabel("Voice clip").isDisabled(), "no library upload without the limits");
   await p.getByText("Advanced").click();
   await p.getByText("The parameters are unavailable").waitFor();
   const [again] = await Promise.all([

@@ -23,6 +23,18 @@ export type Limits = Schemas["Limits"];
 export type ParamSpec = Schemas["ParamSpec"];
 export type ParamKind = Schemas["ParamKind"];
 
+/** The voice library (GET /voices) and one voice in it. */
+export type VoiceList = Schemas["VoiceList"];
+export type VoiceInfo = Schemas["VoiceInfo"];
+export type VoiceDeleted = Schemas["VoiceDeleted"];
+/** Fields of POST /voices (audio is the clip file). */
+export type CreateVoiceForm = Schemas["CreateVoiceForm"];
+/** GET /sessions/{sid}: the session's metadata and the progress of its synthesis. */
+export type SessionMeta = Schemas["SessionMeta"];
+export type AudioFormat = Schemas["AudioFormat"];
+/** POST /tts (stateless; takes a speed as `rate`). */
+export type TtsRequest = Schemas["TtsRequest"];
+
 export function isApiError(v: unknown): v is ApiError {
   if (typeof v !== "object" || v === null || !("error" in v)) return false;
   const e = (v as { error: unknown }).error;

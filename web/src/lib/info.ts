@@ -2,7 +2,7 @@
 // run time: a missing or mistyped field is an error shown to the user, never a guessed value.
 // Only type imports here: tests/contract.test.mjs transpiles this file on its own and runs
 // parseInfo against the Info schema of docs/openapi.json.
-import type { Limits, ParamKind, ParamSpec } from "./api";
+import type { AudioFormat, Limits, ParamKind, ParamSpec } from "./api";
 
 /** The limits the page checks before sending anything. */
 export const LIMIT_KEYS = [
@@ -26,7 +26,16 @@ export interface UiInfo {
   limits: UiLimits;
   /** In display order. */
   parameters: UiParam[];
+  /** Samples per second of the audio the model makes. */
+  sampleRate: number;
+  /** Encodings the server produces (none listed: only the stored file is offered). */
+  formats: AudioFormat[];
 }
+
+/** Every encoding of the contract; a format /info lists that is not here is an error. */
+export const AUDIO_FORMATS = ["wav", "mp3", "opus", "flac", "pcm"] as const satisfies readonly AudioFormat[];
+const allFormats: Exclude<AudioFormat, (typeof AUDIO_FORMATS)[number]> extends never ? true : never = true;
+void allFormats;
 
 type Obj = Record<string, unknown>;
 
@@ -72,5 +81,17 @@ export function parseInfo(raw: unknown): UiInfo {
   const limits = Object.fromEntries(LIMIT_KEYS.map((k) => [k, number(l[k], `limits.${k}`)])) as UiLimits;
   const list = root.parameters;
   if (!Array.isArray(list)) throw new Error("parameters is missing or not a list");
-  return { limits, parameters: list.map(param) };
+  const formats = root.formats;
+  if (!Array.isArray(formats)) throw new Error("formats is missing or not a list");
+  const model = object(root.model, "model");
+  return {
+    limits,
+    parameters: list.map(param),
+    sampleRate: number(model.sample_rate, "model.sample_rate"),
+    formats: formats.map((f, i) => {
+      const known = AUDIO_FORMATS.find((k) => k === f);
+      if (!known) throw new Error(`formats[${i}]: unknown format ${JSON.stringify(f)}`);
+      return known;
+    }),
+  };
 }

@@ -4,29 +4,53 @@ import { useId, useState } from "react";
 import type { VoiceState } from "@/hooks/useVoice";
 import { formatBytes, formatSeconds, type VoiceLimits } from "@/lib/voice";
 
+/** The choice of the voice select meaning "a clip of my own" (voice names cannot contain ":"). */
+export const CLIP = ":clip";
+
 /**
- * The voice prompt: a clip dropped or chosen here (checked in the browser), the voice already in
- * the session, or the built-in one. `limits` null: not known yet, so no clip is taken.
+ * The voice: the built-in one or a saved one from the library (by name), or a clip of one's own
+ * dropped or chosen here (checked in the browser) and kept in the session. `limits` null: not
+ * known yet, so no clip is taken.
  */
 export default function VoicePicker({
   picker,
   sessionVoice,
   limits,
-  onUseBuiltIn,
+  choice,
+  onChoice,
+  names,
 }: {
   picker: VoiceState;
   sessionVoice: string | null;
   limits: VoiceLimits | null;
-  onUseBuiltIn: () => void;
+  /** A voice name (`default`, a saved one) or CLIP. */
+  choice: string;
+  onChoice: (choice: string) => void;
+  /** The library's voice names, `default` first. */
+  names: readonly string[];
 }) {
-  const ids = { voice: useId(), voiceHelp: useId() };
+  const ids = { voice: useId(), voiceHelp: useId(), select: useId() };
   const [dragging, setDragging] = useState(false);
   const { voice, checking } = picker;
+  const options = names.includes(choice) || choice === CLIP ? names : [...names, choice];
   return (
     <section className="card">
       <div className="label-row">
+        <label htmlFor={ids.select}>Voice</label>
+      </div>
+      <select id={ids.select} name="voice" value={choice} onChange={(e) => onChoice(e.target.value)}>
+        {options.map((n) => (
+          <option key={n} value={n}>
+            {n === "default" ? "Built-in voice (default)" : n}
+          </option>
+        ))}
+        <option value={CLIP}>A clip of my own…</option>
+      </select>
+      {choice === CLIP && (
+        <>
+      <div className="label-row clip-label">
         <span className="label" id={`${ids.voice}-label`}>
-          Voice prompt <span className="optional">(optional)</span>
+          Voice prompt
         </span>
       </div>
       <div
@@ -67,18 +91,13 @@ export default function VoicePicker({
               Using <strong>{sessionVoice}</strong> from this session
             </span>
           ) : (
-            <span>Built-in voice. Drop a clip here to clone another voice.</span>
+            <span>Drop a clip here to clone its voice.</span>
           )}
         </div>
         <div className="drop-actions">
           <label htmlFor={ids.voice} className="button secondary" aria-disabled={limits === null || undefined}>
             {voice || sessionVoice ? "Replace…" : "Choose a file…"}
           </label>
-          {(voice || sessionVoice) && (
-            <button type="button" className="secondary" onClick={onUseBuiltIn}>
-              Use built-in voice
-            </button>
-          )}
         </div>
       </div>
       <p id={ids.voiceHelp} className="hint">
@@ -94,6 +113,8 @@ export default function VoicePicker({
       <p className="problem" role="alert" data-testid="voice-problem">
         {picker.problem ?? ""}
       </p>
+        </>
+      )}
     </section>
   );
 }

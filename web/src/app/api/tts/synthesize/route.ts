@@ -1,44 +1,24 @@
 // POST /api/tts/synthesize → backend POST /synthesize. The multipart (or JSON) body is streamed
-// through unchanged; the response's play_url is rewritten to this app's /api/tts/play/{sid}.
-import { backendInfo, backendUrl, errorResponse, pick, unreachable } from "@/lib/backend";
+// through unchanged. A JSON answer has its play_url rewritten to this app's /api/tts/play/{sid}; a
+// streamed one (`stream: true`: chunked audio/wav, the session in x-session-id) is passed through
+// as it arrives, unbuffered, and a browser that goes away cancels the backend's work.
+import { errorResponse, forwardBody, passThrough, pick, refuseOversize } from "@/lib/backend";
 import type { SynthesizeResponse } from "@/lib/api";
 
 export const dynamic = "force-dynamic";
 export const runtime = "nodejs";
-
-/** Room for the text fields around the voice file in a multipart body. */
-const FORM_OVERHEAD = 256 * 1024;
 
 export async function POST(req: Request): Promise<Response> {
   const type = req.headers.get("content-type") ?? "";
   if (!/^(multipart\/form-data|application\/json)/i.test(type)) {
     return errorResponse(415, "unsupported_media_type", "send multipart/form-data or application/json");
   }
-  // The backend refuses oversize uploads while reading them, which can cut the connection before
-  // its answer arrives; refuse declared oversize bodies here with the same error instead. The
-  // limit is the backend's own (its /info, cached briefly); when that is unavailable the body goes
-  // through and the backend enforces its limit itself.
-  const declared = Number(req.headers.get("content-length") ?? "0");
-  const max = declared > FORM_OVERHEAD ? (await backendInfo())?.limits.max_upload_bytes : undefined;
-  if (max !== undefined && declared > max + FORM_OVERHEAD) {
-    return errorResponse(413, "upload_too_large", `voice_prompt exceeds ${max} bytes`);
-  }
-  let res: Response;
-  try {
-    res = await fetch(backendUrl("/synthesize"), {
-      method: "POST",
-      headers: pick(req.headers, ["content-type", "accept", "x-request-id"]),
-      body: req.body,
-      // Required by undici for a streamed request body.
-      duplex: "half",
-      cache: "no-store",
-      redirect: "manual",
-      signal: req.signal,
-    } as RequestInit & { duplex: "half" });
-  } catch (err) {
-    if (req.signal.aborted) return errorResponse(499, "cancelled", "the request was cancelled");
-    return unreachable(err);
-  }
+  const refused = await refuseOversize(req, "voice_prompt");
+  if (refused) return refused;
+  const res = await forwardBody(req, "/synthesize");
+  if ("failed" in res) return res.failed;
+  if (res.ok && (res.headers.get("content-type") ?? "").startsWith("audio/")) return passThrough(res);
+
   const headers = pick(res.headers, ["content-type", "retry-after", "x-request-id"]);
   headers.set("cache-control", "no-store");
   const text = await res.text();
