@@ -11,6 +11,8 @@ export type LibraryState =
   | { status: "ready"; voices: VoiceInfo[] }
   | { status: "failed"; problem: Problem };
 
+const NONE: VoiceInfo[] = [];
+
 export function useVoiceLibrary() {
   const [state, setState] = useState<LibraryState>({ status: "loading" });
   const [busy, setBusy] = useState(false);
@@ -79,7 +81,7 @@ export function useVoiceLibrary() {
     [reload],
   );
 
-  const voices = state.status === "ready" ? state.voices : [];
+  const voices = state.status === "ready" ? state.voices : NONE;
   return { state, voices, busy, problem, message, refresh, save, remove };
 }
 

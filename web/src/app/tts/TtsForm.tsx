@@ -53,7 +53,10 @@ export default function TtsForm() {
   useEffect(() => () => void audioCtx.current?.close().catch(() => undefined), []);
 
   // A saved voice that is gone (deleted here or elsewhere) is no longer offered.
-  const names = library.voices.length > 0 ? library.voices.map((v) => v.name) : ["default"];
+  const names = useMemo(
+    () => (library.voices.length > 0 ? library.voices.map((v) => v.name) : ["default"]),
+    [library.voices],
+  );
   const libraryReady = library.state.status === "ready";
   useEffect(() => {
     if (libraryReady && choice !== CLIP && !names.includes(choice)) setChoice("default");

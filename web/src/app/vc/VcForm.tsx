@@ -3,7 +3,7 @@
 // Voice conversion (POST /api/tts/vc → the backend's POST /vc): a recording to convert, a target
 // voice (the built-in one, a saved one, or a clip of one's own) and the format to answer in. The
 // clip checks and the format list come from the backend's /info.
-import { useEffect, useId, useRef, useState } from "react";
+import { useEffect, useId, useMemo, useRef, useState } from "react";
 import { useServerInfo } from "@/hooks/useServerInfo";
 import { useVoiceLibrary } from "@/hooks/useVoiceLibrary";
 import type { AudioFormat } from "@/lib/api";
@@ -14,7 +14,11 @@ import { checkVoice, formatBytes, formatSeconds, type VoiceLimits } from "@/lib/
 
 const CLIP = ":clip";
 
-/** A file input with the browser-side audio check; `checked` gets the file once it passes. */
+/**
+ * A file input with the browser-side audio check (`limits`: a voice clip's; the recording to
+ * convert is checked for its size and for being audio, its length is the backend's to judge);
+ * `onFile` gets the file once it passes.
+ */
 function AudioInput({
   label,
   limits,
@@ -106,7 +110,10 @@ export default function VcForm() {
     [],
   );
 
-  const names = library.voices.length > 0 ? library.voices.map((v) => v.name) : ["default"];
+  const names = useMemo(
+    () => (library.voices.length > 0 ? library.voices.map((v) => v.name) : ["default"]),
+    [library.voices],
+  );
   const clip = target === CLIP;
   const canSubmit = info !== null && !busy && source !== null && (!clip || prompt !== null);
 
@@ -164,7 +171,13 @@ export default function VcForm() {
   return (
     <form className="tts" onSubmit={submit} aria-busy={busy}>
       <section className="card">
-        <AudioInput label="Speech to convert" limits={limits} file={source} onFile={setSource} testId="vc-source" />
+        <AudioInput
+          label="Speech to convert"
+          limits={limits && { max_upload_bytes: limits.max_upload_bytes, min_voice_seconds: 0, max_voice_seconds: Infinity }}
+          file={source}
+          onFile={setSource}
+          testId="vc-source"
+        />
       </section>
       <section className="card">
         <div className="param">
