@@ -53,7 +53,7 @@ def randomise(module, gen):
                 p.copy_(0.3 * torch.randn(p.shape, generator=gen))
 
 
-def make_flow(gen, meanflow=False):
+def make_flow(gen, meanflow=False, vocab=VOCAB):
     encoder = UpsampleConformerEncoder(
         input_size=ENC_DIM,
         output_size=ENC_DIM,
@@ -87,7 +87,7 @@ def make_flow(gen, meanflow=False):
         meanflow=meanflow,
     )
     decoder = CausalConditionalCFM(spk_emb_dim=80, cfm_params=CFM_PARAMS, estimator=estimator)
-    flow = CausalMaskedDiffWithXvec(input_size=ENC_DIM, vocab_size=VOCAB, encoder=encoder, decoder=decoder)
+    flow = CausalMaskedDiffWithXvec(input_size=ENC_DIM, vocab_size=vocab, encoder=encoder, decoder=decoder)
     randomise(flow, gen)
     return flow.eval()
 

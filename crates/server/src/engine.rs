@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::model::{SpeechModel, Voice};
+use crate::model::{SpeechModel, VcTarget, Voice};
 
 /// Why a job could not run or finish. The HTTP layer maps these in `error.rs`.
 #[derive(Debug, thiserror::Error)]
@@ -95,8 +95,24 @@ impl JobRequest {
     }
 }
 
+/// One voice conversion to run: `source` spoken again in `target` (`Upload`: a target clip,
+/// of which only the S3Gen reference is computed).
+pub struct ConvertRequest {
+    /// The speech to convert, decoded (any rate).
+    pub source: Audio,
+    pub target: VoiceInput,
+    /// Seeds the model's noise (`None`: random).
+    pub seed: Option<u64>,
+}
+
+/// What a queued job does.
+enum Work {
+    Synthesize(JobRequest),
+    Convert(ConvertRequest),
+}
+
 struct QueuedJob {
-    request: JobRequest,
+    work: Work,
     cancel: Arc<AtomicBool>,
     enqueued: Instant,
     events: UnboundedSender<Result<Event, EngineError>>,
@@ -265,6 +281,16 @@ impl Engine {
 
     /// Queue a job. Its [`Job`] handle yields the events; dropping the handle cancels it.
     pub fn submit(&self, request: JobRequest) -> Result<Job, EngineError> {
+        self.enqueue(Work::Synthesize(request))
+    }
+
+    /// Queue a voice conversion: its [`Job`] yields the converted audio in one
+    /// [`Event::Audio`], then [`Event::Done`]; dropping the handle cancels it.
+    pub fn submit_conversion(&self, request: ConvertRequest) -> Result<Job, EngineError> {
+        self.enqueue(Work::Convert(request))
+    }
+
+    fn enqueue(&self, work: Work) -> Result<Job, EngineError> {
         match self.state() {
             EngineState::Ready => {}
             EngineState::Loading => return Err(EngineError::Loading),
@@ -273,7 +299,7 @@ impl Engine {
         let cancel = Arc::new(AtomicBool::new(false));
         let (events, rx) = unbounded_channel();
         let job = QueuedJob {
-            request,
+            work,
             cancel: cancel.clone(),
             enqueued: Instant::now(),
             events,
@@ -359,7 +385,10 @@ fn run_job<M: SpeechModel>(
         // A closed channel means the client is gone; the cancel flag stops the work.
         let _ = job.events.send(Ok(e));
     };
-    let r = &job.request;
+    let r = match &job.work {
+        Work::Synthesize(r) => r,
+        Work::Convert(c) => return run_conversion(model, c, &cancelled, &send, queue_s),
+    };
     let t0 = Instant::now();
     let prepared;
     let voice: Option<&M::Voice> = match &r.voice {
@@ -406,5 +435,29 @@ fn run_job<M: SpeechModel>(
         queue_s,
         voice_s,
         synthesis_s: t1.elapsed().as_secs_f64(),
+    })
+}
+
+fn run_conversion<M: SpeechModel>(
+    model: &M,
+    c: &ConvertRequest,
+    cancelled: &dyn Fn() -> bool,
+    send: &dyn Fn(Event),
+    queue_s: f64,
+) -> chatterbox::Result<StageTimings> {
+    let t0 = Instant::now();
+    let target = match &c.target {
+        VoiceInput::Builtin => VcTarget::Builtin,
+        VoiceInput::Prepared(v) => VcTarget::Voice(v.downcast::<M::Voice>().ok_or_else(|| {
+            chatterbox::Error::InvalidArgument("the voice belongs to another model".into())
+        })?),
+        VoiceInput::Upload(clip) => VcTarget::Prompt(clip),
+    };
+    let samples = model.convert(&c.source, target, c.seed, cancelled)?;
+    send(Event::Audio(samples));
+    Ok(StageTimings {
+        queue_s,
+        voice_s: 0.0,
+        synthesis_s: t0.elapsed().as_secs_f64(),
     })
 }

@@ -70,6 +70,12 @@ pub enum ApiError {
     #[error("voice_prompt is longer than the {max_s} s limit")]
     VoiceTooLong { max_s: f64 },
 
+    // The audio to convert.
+    #[error("audio is {seconds:.2} s; at least {min} s is needed")]
+    AudioTooShort { seconds: f64, min: f64 },
+    #[error("audio is longer than the {max_s} s limit")]
+    AudioTooLong { max_s: f64 },
+
     // Running it.
     #[error(transparent)]
     Engine(#[from] EngineError),
@@ -153,6 +159,8 @@ impl ApiError {
             }
             Self::VoiceTooShort { .. } => answer(C::UNPROCESSABLE_ENTITY, "voice_too_short"),
             Self::VoiceTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "voice_too_long"),
+            Self::AudioTooShort { .. } => answer(C::UNPROCESSABLE_ENTITY, "audio_too_short"),
+            Self::AudioTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "audio_too_long"),
             Self::Engine(E::QueueFull) => Answer {
                 retry_after_s: Some(QUEUE_FULL_RETRY_S),
                 ..answer(C::TOO_MANY_REQUESTS, "queue_full")
@@ -293,6 +301,19 @@ mod tests {
             (ApiError::VoiceExists("x".into()), 409, "voice_exists"),
             (ApiError::VoiceBuiltin, 403, "voice_builtin"),
             (ApiError::Unauthorized, 401, "unauthorized"),
+            (
+                ApiError::AudioTooShort {
+                    seconds: 0.1,
+                    min: 0.5,
+                },
+                422,
+                "audio_too_short",
+            ),
+            (
+                ApiError::AudioTooLong { max_s: 30.0 },
+                422,
+                "audio_too_long",
+            ),
             (
                 ApiError::RateLimited { retry_after_s: 2 },
                 429,

@@ -23,6 +23,16 @@ impl From<Vec<f32>> for Piece {
     }
 }
 
+/// The voice a conversion speaks in.
+pub enum VcTarget<'a, V> {
+    /// The model's built-in voice.
+    Builtin,
+    /// A prepared voice (only its S3Gen part is used).
+    Voice(&'a V),
+    /// A target clip, decoded, any rate (only its first 10 s are used).
+    Prompt(&'a Audio),
+}
+
 pub trait SpeechModel: Send + Sync + 'static {
     /// A voice prepared from a reference clip.
     type Voice: Send + Sync + 'static;
@@ -59,6 +69,22 @@ pub trait SpeechModel: Send + Sync + 'static {
     ) -> chatterbox::Result<()> {
         let _ = chunking;
         self.generate(text, voice, params, should_stop, &mut |s| emit(s.into()))
+    }
+
+    /// Voice conversion: the speech in `source` spoken again in `target`, at
+    /// [`SpeechModel::sample_rate`]. `seed` seeds the model's noise (`None`: random);
+    /// `should_stop` as in [`SpeechModel::generate`]. The default, for models without it, refuses.
+    fn convert(
+        &self,
+        source: &Audio,
+        target: VcTarget<'_, Self::Voice>,
+        seed: Option<u64>,
+        should_stop: &dyn Fn() -> bool,
+    ) -> chatterbox::Result<Vec<f32>> {
+        let _ = (source, target, seed, should_stop);
+        Err(chatterbox::Error::InvalidArgument(
+            "this model cannot convert voices".into(),
+        ))
     }
 
     /// Persist a voice (the caller makes the write atomic).
@@ -119,6 +145,25 @@ impl SpeechModel for Chatterbox {
                 })
             },
         )
+    }
+
+    fn convert(
+        &self,
+        source: &Audio,
+        target: VcTarget<'_, Conditionals>,
+        seed: Option<u64>,
+        should_stop: &dyn Fn() -> bool,
+    ) -> chatterbox::Result<Vec<f32>> {
+        match target {
+            VcTarget::Builtin => Chatterbox::convert(self, source, None, seed, should_stop),
+            VcTarget::Voice(v) => {
+                Chatterbox::convert(self, source, Some(&v.gen), seed, should_stop)
+            }
+            VcTarget::Prompt(clip) => {
+                let target = self.vc_target(clip)?;
+                Chatterbox::convert(self, source, Some(&target), seed, should_stop)
+            }
+        }
     }
 
     fn save_voice(voice: &Conditionals, path: &Path) -> chatterbox::Result<()> {

@@ -42,6 +42,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::openai::list_models,
         routes::openai::list_voices,
         routes::tts::tts,
+        routes::vc::convert,
         routes::health::health,
         routes::health::livez,
         routes::info::info,
@@ -65,6 +66,7 @@ use crate::voices::DEFAULT_VOICE;
         routes::openai::ModelList,
         routes::openai::VoiceNames,
         routes::tts::TtsRequest,
+        routes::vc::ConvertForm,
     ))
 )]
 pub struct ApiDoc;

@@ -8,12 +8,15 @@ mod stream;
 pub use stream::Streamed;
 
 use chatterbox::audio::DecodeLimits;
+use chatterbox::pipeline::{VC_MAX_SOURCE_S, VC_MIN_SOURCE_S};
 use chatterbox::ChunkOptions;
 use std::sync::Arc;
 use uuid::Uuid;
 
 use crate::audio::{self, AudioFormat};
-use crate::engine::{Engine, EngineError, Event, Job, JobRequest, StageTimings, VoiceInput};
+use crate::engine::{
+    ConvertRequest, Engine, EngineError, Event, Job, JobRequest, StageTimings, VoiceInput,
+};
 use crate::error::ApiError;
 use crate::metrics;
 use crate::model::Voice;
@@ -235,6 +238,39 @@ impl Synthesizer {
     pub(crate) async fn run_request(&self, request: JobRequest) -> Result<Output, ApiError> {
         let job = self.engine.submit(request)?;
         self.collect(job, None).await
+    }
+
+    /// Queue a voice conversion and collect its audio.
+    pub(crate) async fn run_conversion(&self, request: ConvertRequest) -> Result<Output, ApiError> {
+        let job = self.engine.submit_conversion(request)?;
+        self.collect(job, None).await
+    }
+
+    /// Decode audio to convert and check its length against the model's bounds
+    /// ([`VC_MIN_SOURCE_S`]..=[`VC_MAX_SOURCE_S`]).
+    pub(crate) async fn decode_source(
+        &self,
+        bytes: Vec<u8>,
+    ) -> Result<chatterbox::Audio, ApiError> {
+        let limits = DecodeLimits {
+            max_duration_s: VC_MAX_SOURCE_S,
+            ..DecodeLimits::default()
+        };
+        let audio = blocking("decoder thread failed", move || {
+            chatterbox::audio::decode(&bytes, &limits)
+        })
+        .await?
+        .map_err(|e| match e {
+            chatterbox::Error::AudioTooLong { max_s } => ApiError::AudioTooLong { max_s },
+            other => ApiError::Synthesis(other),
+        })?;
+        if audio.duration_s() < VC_MIN_SOURCE_S {
+            return Err(ApiError::AudioTooShort {
+                seconds: audio.duration_s(),
+                min: VC_MIN_SOURCE_S,
+            });
+        }
+        Ok(audio)
     }
 
     /// Collect the job's events (dropping the job on error or timeout cancels it), recording

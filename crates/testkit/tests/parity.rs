@@ -63,4 +63,5 @@ parity_tests!(
     turbo_text,
     turbo_loudness,
     turbo_prepare_conditionals,
+    vc,
 );

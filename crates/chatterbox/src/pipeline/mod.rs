@@ -22,6 +22,7 @@
 mod long;
 mod params;
 mod variant;
+mod vc;
 
 pub use crate::conditioning::Conditionals;
 pub use crate::text::ChunkOptions;
@@ -32,6 +33,9 @@ pub use params::{GenerateParams, ParamKind, ParamSpec};
 pub use variant::{
     Variant, CONDS_FILE, CONDS_PT_FILE, CONFIG_FILE, HUB_REPO, S3GEN_FILE, S3GEN_MEANFLOW_FILE,
     SPECIAL_TOKENS_MAP_FILE, T3_FILE, T3_TURBO_FILE, TOKENIZER_FILE, TURBO_HUB_REPO, VE_FILE,
+};
+pub use vc::{
+    check_source, convert_with, vc_target, VcNoise, VcOutput, VC_MAX_SOURCE_S, VC_MIN_SOURCE_S,
 };
 
 use candle_core::Device;

@@ -11,6 +11,7 @@ pub mod play;
 pub mod sessions;
 pub mod synthesize;
 pub mod tts;
+pub mod vc;
 pub mod voices;
 
 use actix_web::web;
@@ -25,6 +26,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(voices::configure)
         .configure(openai::configure)
         .configure(tts::configure)
+        .configure(vc::configure)
         .configure(health::configure)
         .configure(info::configure)
         .configure(metrics::configure)

@@ -15,4 +15,5 @@ mod stream;
 mod synthesize;
 mod tts;
 mod turbo;
+mod vc;
 mod voices;

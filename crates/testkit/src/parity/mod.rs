@@ -17,6 +17,7 @@ mod frontend;
 mod s3gen;
 mod t3;
 mod turbo;
+mod vc;
 
 /// Relative tolerance for float32 module outputs.
 pub const TOL_F32: f32 = 1e-4;
@@ -163,6 +164,7 @@ pub fn checks() -> Vec<(&'static str, Check)> {
     all.extend_from_slice(t3::CHECKS);
     all.extend_from_slice(s3gen::CHECKS);
     all.extend_from_slice(turbo::CHECKS);
+    all.extend_from_slice(vc::CHECKS);
     all
 }
 

@@ -13,7 +13,7 @@ use chatterbox::models::s3gen::{
 };
 
 /// Tolerance for waveforms whose source was computed from our own f0 (see `check_hift`).
-const TOL_CHAIN: f32 = 1e-2;
+pub(super) const TOL_CHAIN: f32 = 1e-2;
 
 pub(super) const CHECKS: &[(&str, Check)] = &[
     ("s3gen_flow", check_flow),
@@ -46,7 +46,7 @@ pub(super) fn flow_config() -> FlowConfig {
     }
 }
 
-fn hift_config() -> HiftConfig {
+pub(super) fn hift_config() -> HiftConfig {
     HiftConfig {
         base_channels: 32,
         f0_channels: 32,
@@ -58,7 +58,7 @@ fn var_builder(fx: &Fixture) -> VarBuilder<'static> {
     VarBuilder::from_tensors(fx.tensors.clone(), DType::F32, &Device::Cpu)
 }
 
-fn ids(t: &Tensor) -> Result<Vec<u32>> {
+pub(super) fn ids(t: &Tensor) -> Result<Vec<u32>> {
     Ok(t.flatten_all()?
         .to_dtype(DType::I64)?
         .to_vec1::<i64>()?
@@ -67,7 +67,7 @@ fn ids(t: &Tensor) -> Result<Vec<u32>> {
         .collect())
 }
 
-fn source_noise(fx: &Fixture, phases: &str, noise: &str) -> Result<SourceNoise> {
+pub(super) fn source_noise(fx: &Fixture, phases: &str, noise: &str) -> Result<SourceNoise> {
     Ok(SourceNoise {
         phases: fx.vec(phases)?,
         noise: fx.get(noise)?.to_dtype(DType::F32)?,
@@ -198,7 +198,7 @@ fn check_full(dir: &Path) -> Result<Vec<Report>> {
     ])
 }
 
-fn apply_fade(wav: &Tensor) -> Result<Tensor> {
+pub(super) fn apply_fade(wav: &Tensor) -> Result<Tensor> {
     let n = wav.dim(1)?;
     let mut gain = chatterbox::models::s3gen::trim_fade(24_000);
     gain.resize(n, 1.0);
