@@ -612,6 +612,80 @@ test("the synthesize proxy passes a stream through as it is produced, byte for b
   assert.ok(firstAudioAt < 0.75 * endAt, `first audio after ${firstAudioAt} ms of ${endAt} ms`);
 });
 
+test("voice conversion tab: a recording spoken again in the built-in, a saved or a clip's voice, downloadable", async (t) => {
+  // A saved voice, made through the backend itself.
+  const made = new FormData();
+  made.append("name", "bob");
+  made.append("audio", new Blob([voiceClip()], { type: "audio/wav" }), "bob.wav");
+  assert.equal((await fetch(`${backend}/voices`, { method: "POST", body: made })).status, 201);
+  t.after(() => fetch(`${backend}/voices/bob`, { method: "DELETE" }));
+
+  const errors = [];
+  const p = await newPage(errors);
+  await p.goto(`${web}/tts`);
+  await p.getByRole("link", { name: "Voice conversion" }).click();
+  await p.getByRole("heading", { name: "Voice conversion" }).waitFor();
+  assert.equal(new URL(p.url()).pathname, "/vc");
+  assert.equal(await p.getByRole("link", { name: "Voice conversion" }).getAttribute("aria-current"), "page");
+  const convertButton = p.getByRole("button", { name: "Convert", exact: true });
+  assert.ok(await convertButton.isDisabled(), "nothing to convert yet");
+  await p.getByLabel("Speech to convert").setInputFiles({ name: "speech.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  await p.getByTestId("vc-source-status").filter({ hasText: "2.0 s" }).waitFor();
+  const target = p.getByLabel("Target voice", { exact: true });
+  assert.equal(await target.inputValue(), "default");
+  assert.deepEqual(await target.locator("option").evaluateAll((os) => os.map((o) => o.value)), ["default", "bob", ":clip"]);
+
+  const vcPost = (r) => r.url().endsWith("/api/tts/vc");
+  const [res] = await Promise.all([p.waitForResponse(vcPost), convertButton.click()]);
+  assert.equal(res.status(), 200, await res.text());
+  assert.equal(res.headers()["content-type"], "audio/wav");
+  await p.waitForFunction(() => {
+    const a = document.querySelector("audio");
+    return a && a.src.startsWith("blob:") && a.readyState >= 1 && a.duration > 0;
+  });
+  const duration = await p.getByTestId("player").evaluate((a) => a.duration);
+  assert.ok(Math.abs(duration - 2) < 0.3, `about as long as the 2 s source: ${duration} s`);
+
+  await target.selectOption(":clip");
+  assert.ok(await convertButton.isDisabled(), "a target clip is needed");
+  await p.getByLabel("Target voice clip").setInputFiles({ name: "target.wav", mimeType: "audio/wav", buffer: voiceClip() });
+  await p.getByLabel("Format").selectOption("mp3");
+  const [mp3] = await Promise.all([p.waitForResponse(vcPost), convertButton.click()]);
+  assert.equal(mp3.status(), 200, await mp3.text());
+  assert.equal(mp3.headers()["content-type"], "audio/mpeg");
+  const [download] = await Promise.all([p.waitForEvent("download"), p.getByTestId("download").click()]);
+  assert.equal(download.suggestedFilename(), "converted.mp3");
+  const file = readFileSync(await download.path());
+  assert.ok(file[0] === 0xff || file.subarray(0, 3).toString() === "ID3", "an MP3 file");
+
+  // The backend's errors as they are (which also shows what was sent): a silent target clip, ...
+  const shown = p.getByTestId("error");
+  await p.getByLabel("Target voice clip").setInputFiles({ name: "quiet.wav", mimeType: "audio/wav", buffer: wav(1.5, 16000, () => 0) });
+  await p.getByTestId("vc-prompt-status").filter({ hasText: "1.5 s" }).waitFor();
+  const [quiet] = await Promise.all([p.waitForResponse(vcPost), convertButton.click()]);
+  assert.equal(quiet.status(), 422);
+  await shown.filter({ hasText: (await quiet.json()).error.message }).waitFor();
+  // ... a saved voice deleted behind the page's back, ...
+  await target.selectOption("bob");
+  assert.equal((await fetch(`${backend}/voices/bob`, { method: "DELETE" })).status, 200);
+  const [gone] = await Promise.all([p.waitForResponse(vcPost), convertButton.click()]);
+  assert.equal(gone.status(), 404);
+  const goneError = (await gone.json()).error;
+  assert.equal(goneError.code, "voice_not_found");
+  await shown.filter({ hasText: goneError.message }).waitFor();
+  assert.match(await shown.textContent(), /voice_not_found/);
+  // ... and a silent recording.
+  await target.selectOption("default");
+  await p.getByLabel("Speech to convert").setInputFiles({ name: "silence.wav", mimeType: "audio/wav", buffer: wav(1.5, 16000, () => 0) });
+  await p.getByTestId("vc-source-status").filter({ hasText: "1.5 s" }).waitFor();
+  const [bad] = await Promise.all([p.waitForResponse(vcPost), convertButton.click()]);
+  assert.equal(bad.status(), 422);
+  await shown.filter({ hasText: (await bad.json()).error.message }).waitFor();
+  await p.screenshot({ path: path.join(RESULTS, "vc.png"), fullPage: true });
+  await p.close();
+  assert.deepEqual(errors, []);
+});
+
 /** A fresh page in the phone-sized context; its script errors go to `errors`. */
 async function newPage(errors) {
   const p = await ctx.newPage();

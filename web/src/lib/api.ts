@@ -35,6 +35,9 @@ export type AudioFormat = Schemas["AudioFormat"];
 /** POST /tts (stateless; takes a speed as `rate`). */
 export type TtsRequest = Schemas["TtsRequest"];
 
+/** Fields of POST /vc (audio and voice_prompt are files). */
+export type ConvertForm = Schemas["ConvertForm"];
+
 export function isApiError(v: unknown): v is ApiError {
   if (typeof v !== "object" || v === null || !("error" in v)) return false;
   const e = (v as { error: unknown }).error;

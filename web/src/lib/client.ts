@@ -6,6 +6,7 @@ import {
   isApiError,
   type ApiError,
   type AudioFormat,
+  type ConvertForm,
   type CreateVoiceForm,
   type DeleteRequest,
   type SessionMeta,
@@ -260,10 +261,11 @@ export interface ConvertRequest {
 
 export async function convert(r: ConvertRequest, signal: AbortSignal): Promise<Outcome<Blob>> {
   const form = new FormData();
-  form.append("audio", r.audio, r.audio.name);
-  if ("voice" in r.target) form.append("voice", r.target.voice);
-  else form.append("voice_prompt", r.target.voicePrompt, r.target.voicePrompt.name);
-  form.append("format", r.format);
+  const key = (k: keyof ConvertForm) => k;
+  form.append(key("audio"), r.audio, r.audio.name);
+  if ("voice" in r.target) form.append(key("voice"), r.target.voice);
+  else form.append(key("voice_prompt"), r.target.voicePrompt, r.target.voicePrompt.name);
+  form.append(key("format"), r.format);
   const sent = await send("/api/tts/vc", { method: "POST", body: form, signal }, "Could not reach the web server");
   return sent.ok ? readAudio(sent.value, signal) : sent;
 }

@@ -179,7 +179,7 @@ export default function VcForm() {
           testId="vc-source"
         />
       </section>
-      <section className="card">
+      <section className="card stack">
         <div className="param">
           <label htmlFor={ids.target}>Target voice</label>
           <select id={ids.target} value={target} onChange={(e) => setTarget(e.target.value)}>
