@@ -386,3 +386,27 @@ def mtl_t3(rng, out, seed):
 
 
 FIXTURES = [mtl_text, mtl_alignment, mtl_t3]
+
+
+def mtl_pt(rng, out, seed):
+    """A small state dict saved both ways, `torch.save` (how `ve.pt` / `s3gen.pt` ship: f32 weights,
+    an f16 one, int64 0-d `num_batches_tracked`, a weight-norm pair) and safetensors: the .pt
+    reader must give the same tensors."""
+    from safetensors.torch import save_file
+
+    sd = {
+        "lstm.weight_ih_l0": torch.from_numpy(rng.standard_normal((12, 5)).astype(np.float32)),
+        "proj.weight": torch.from_numpy(rng.standard_normal((4, 3)).astype(np.float32)),
+        "proj.bias": torch.from_numpy(rng.standard_normal(4).astype(np.float32)),
+        "half.weight": torch.from_numpy(rng.standard_normal((3, 2)).astype(np.float16)),
+        "bn.num_batches_tracked": torch.tensor(0, dtype=torch.int64),
+        "conv.weight_g": torch.from_numpy(rng.uniform(0.5, 1.5, (6, 1, 1)).astype(np.float32)),
+        "conv.weight_v": torch.from_numpy(rng.standard_normal((6, 2, 3)).astype(np.float32)),
+    }
+    import collections
+
+    torch.save(collections.OrderedDict(sd), str(out / "mtl_state.pt"))
+    save_file({k: v.contiguous() for k, v in sd.items()}, str(out / "mtl_state.safetensors"))
+
+
+FIXTURES.append(mtl_pt)

@@ -61,6 +61,7 @@ parity_tests!(
     mtl_text,
     mtl_alignment,
     mtl_t3,
+    mtl_pt,
     turbo_sampling,
     turbo_meanflow,
     turbo_text,

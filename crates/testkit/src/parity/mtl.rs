@@ -19,7 +19,40 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("mtl_text", check_mtl_text),
     ("mtl_alignment", check_mtl_alignment),
     ("mtl_t3", check_mtl_t3),
+    ("mtl_pt", check_mtl_pt),
 ];
+
+/// A `torch.save`d state dict (the container of `ve.pt` / `s3gen.pt`) read through the model
+/// loader gives the tensors of the same dict saved as safetensors.
+fn check_mtl_pt(dir: &Path) -> Result<Vec<Report>> {
+    use chatterbox::checkpoint::open_checkpoint;
+    let dev = Device::Cpu;
+    let pt = open_checkpoint(&dir.join("mtl_state.pt"), &dev)?;
+    let st = open_checkpoint(&dir.join("mtl_state.safetensors"), &dev)?;
+    let keys = [
+        ("lstm.weight_ih_l0", DType::F32),
+        ("proj.weight", DType::F32),
+        ("proj.bias", DType::F32),
+        ("half.weight", DType::F32),
+        ("bn.num_batches_tracked", DType::I64),
+        ("conv.weight_g", DType::F32),
+        ("conv.weight_v", DType::F32),
+    ];
+    let mut bad = 0;
+    let mut first = None;
+    for (k, dt) in keys {
+        let a = pt.get_unchecked_dtype(k, dt)?;
+        let b = st.get_unchecked_dtype(k, dt)?;
+        let same = a.dims() == b.dims()
+            && a.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?
+                == b.to_dtype(DType::F64)?.flatten_all()?.to_vec1::<f64>()?;
+        if !same {
+            bad += 1;
+            first.get_or_insert_with(|| format!("{k}: {a} vs {b}"));
+        }
+    }
+    Ok(vec![exact("mtl.pt_state_dict", bad, keys.len(), first)])
+}
 
 fn read(dir: &Path, name: &str) -> Result<String> {
     std::fs::read_to_string(dir.join(name)).map_err(|e| Error::io(format!("reading {name}"), e))
