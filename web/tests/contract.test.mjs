@@ -219,7 +219,7 @@ test("the UI reads only documented /info fields, needs only required ones, accep
 
 // --- the parameter inputs made from the reference answer ---------------------------------------
 
-const NOT_SAMPLING = new Set(["text", "session_id", "voice", "voice_prompt", "stream"]);
+const NOT_SAMPLING = new Set(["text", "session_id", "voice", "voice_prompt", "stream", "language"]);
 
 function samplingSchema(mediaType) {
   const props = deref(openapi.paths["/synthesize"].post.requestBody.content[mediaType].schema).properties;

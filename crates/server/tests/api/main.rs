@@ -15,4 +15,5 @@ mod stream;
 mod synthesize;
 mod tts;
 mod turbo;
+mod multilingual;
 mod voices;
