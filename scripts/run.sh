@@ -3,8 +3,9 @@
 #
 #   ./scripts/run.sh                         # download ResembleAI/chatterbox from the hub (once) and serve it
 #   ./scripts/run.sh --model turbo           # the same for ResembleAI/chatterbox-turbo
+#   ./scripts/run.sh --model multilingual    # Chatterbox Multilingual (23 languages, from ResembleAI/chatterbox)
 #   ./scripts/run.sh --model-dir DIR         # serve a local copy of the released files
-#   ./scripts/run.sh --tiny [--model turbo]  # no network: serve a tiny random-weight checkpoint (noise, for trying the API)
+#   ./scripts/run.sh --tiny [--model turbo|multilingual]  # no network: serve a tiny random-weight checkpoint (noise, for trying the API)
 #
 # Any other flag goes to chatterbox-server (see `--help`); every flag also has a CHATTERBOX_* env var.
 set -euo pipefail
@@ -23,6 +24,7 @@ done
 if [ "$tiny" = 1 ]; then
     case "$model" in
         turbo) dir="${CHATTERBOX_TINY_DIR:-models/tiny-turbo}" flag=(--turbo) ;;
+        multilingual) dir="${CHATTERBOX_TINY_DIR:-models/tiny-multilingual}" flag=(--multilingual) ;;
         *) dir="${CHATTERBOX_TINY_DIR:-models/tiny}" flag=() ;;
     esac
     if [ ! -f "$dir/config.json" ]; then

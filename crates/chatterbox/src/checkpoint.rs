@@ -15,8 +15,28 @@ use std::sync::Mutex;
 use crate::{Error, Result};
 
 /// Open a safetensors file whose tensors are read on request; every float
-/// dtype is converted to f32 on access.
+/// dtype is converted to f32 on access. A `.pt` / `.pth` / `.bin` file is read as a PyTorch zip
+/// pickle of a state dict (Chatterbox Multilingual's `ve.pt`, `s3gen.pt`), also on request.
 pub fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'static>> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    if matches!(ext, "pt" | "pth" | "bin") {
+        if !path.is_file() {
+            return Err(Error::Checkpoint {
+                path: path.to_path_buf(),
+                msg: "file not found".into(),
+            });
+        }
+        let pth =
+            candle_core::pickle::PthTensors::new(path, None).map_err(|e| Error::Checkpoint {
+                path: path.to_path_buf(),
+                msg: format!("not a PyTorch state dict: {e}"),
+            })?;
+        return Ok(VarBuilder::from_backend(
+            Box::new(pth),
+            DType::F32,
+            device.clone(),
+        ));
+    }
     let file = SafetensorsFile::open(path)?;
     Ok(VarBuilder::from_backend(
         Box::new(file),

@@ -43,7 +43,8 @@ pub struct Config {
     /// (ResembleAI/chatterbox) into the standard cache.
     #[arg(long, env = "CHATTERBOX_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
-    /// Which model: `original` or `turbo` (Chatterbox-Turbo). Without it the variant is detected
+    /// Which model: `original`, `turbo` (Chatterbox-Turbo) or `multilingual` (Chatterbox
+    /// Multilingual, 23 languages). Without it the variant is detected
     /// from the model directory's files (original when downloading from the hub).
     #[arg(long = "model", env = "CHATTERBOX_MODEL")]
     pub model: Option<chatterbox::Variant>,

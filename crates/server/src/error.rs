@@ -29,6 +29,12 @@ pub enum ApiError {
     InvalidParam(String),
     #[error("the {model} model has no parameter {name:?}")]
     UnsupportedParam { name: String, model: &'static str },
+    #[error("the {model} model does not speak {language:?}; supported languages: {supported}")]
+    UnsupportedLanguage {
+        language: String,
+        model: &'static str,
+        supported: String,
+    },
     #[error("text is empty")]
     EmptyText,
     #[error("text has {chars} characters; the limit is {max}")]
@@ -136,6 +142,7 @@ impl ApiError {
             Self::UnknownField(_) => answer(C::BAD_REQUEST, "unknown_field"),
             Self::InvalidParam(_) => answer(C::BAD_REQUEST, "invalid_param"),
             Self::UnsupportedParam { .. } => answer(C::BAD_REQUEST, "unsupported_param"),
+            Self::UnsupportedLanguage { .. } => answer(C::BAD_REQUEST, "unsupported_language"),
             Self::EmptyText => answer(C::BAD_REQUEST, "empty_text"),
             Self::TextTooLong { .. } => answer(C::UNPROCESSABLE_ENTITY, "text_too_long"),
             Self::InvalidSessionId => answer(C::BAD_REQUEST, "invalid_session_id"),

@@ -57,6 +57,7 @@ use crate::voices::DEFAULT_VOICE;
         crate::sessions::SessionMeta,
         routes::info::Info,
         routes::info::ParamSpec,
+        routes::info::Language,
         crate::library::VoiceInfo,
         routes::voices::VoiceList,
         routes::voices::VoiceDeleted,
@@ -143,6 +144,14 @@ fn request_schema(upload: bool) -> Object {
                 "A named voice: `{DEFAULT_VOICE}` (the built-in one) or a saved voice (GET \
                  /voices); unknown names give 404 voice_not_found"
             ))),
+        )
+        .property(
+            TEXT_FIELDS[3],
+            string().description(Some(
+                "The language of the text, an ISO 639-1 code (case-insensitive) from /info's \
+                 `languages`: 23 for the multilingual model, `en` only for the English ones; \
+                 omitted or empty: English. Others give 400 unsupported_language",
+            )),
         )
         .property(
             STREAM_FIELD,

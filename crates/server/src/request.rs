@@ -21,7 +21,9 @@ pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 /// The multipart file field carrying a voice clip.
 pub const VOICE_PROMPT: &str = "voice_prompt";
 /// Fields besides the generation parameters.
-pub const TEXT_FIELDS: [&str; 3] = ["text", "session_id", "voice"];
+pub const TEXT_FIELDS: [&str; 4] = ["text", "session_id", "voice", LANGUAGE_FIELD];
+/// The language of the text (ISO 639-1; `/info` lists the loaded model's).
+pub const LANGUAGE_FIELD: &str = "language";
 /// The field asking for the audio as a stream (a JSON boolean; in a form `true`/`false`, `1`/`0`,
 /// `on`/`off`).
 pub const STREAM_FIELD: &str = "stream";
@@ -89,6 +91,7 @@ struct Fields {
     text: Option<String>,
     session_id: Option<String>,
     voice: Option<String>,
+    language: Option<String>,
     upload: Option<Vec<u8>>,
     params: Map<String, Value>,
     stream: bool,
@@ -122,6 +125,7 @@ impl SynthesisRequest {
                 "text" => fields.text = Some(string(value)?),
                 "session_id" => fields.session_id = Some(string(value)?),
                 "voice" => fields.voice = Some(string(value)?),
+                LANGUAGE_FIELD => fields.language = Some(string(value)?),
                 STREAM_FIELD => {
                     fields.stream = value.as_bool().ok_or_else(|| {
                         ApiError::InvalidJson(format!("{STREAM_FIELD} must be a boolean"))
@@ -186,6 +190,7 @@ impl SynthesisRequest {
                 "text" => fields.text = Some(value),
                 "session_id" => fields.session_id = Some(value),
                 "voice" => fields.voice = Some(value).filter(|v| !v.trim().is_empty()),
+                LANGUAGE_FIELD => fields.language = Some(value),
                 STREAM_FIELD => fields.stream = form_bool(STREAM_FIELD, &value)?,
                 _ => {
                     let v = form_number(&name, &value)?;
@@ -221,8 +226,25 @@ impl SynthesisRequest {
             _ => Map::new(),
         };
         merged.extend(f.params);
-        let params: GenerateParams = serde_json::from_value(Value::Object(merged))
+        let mut params: GenerateParams = serde_json::from_value(Value::Object(merged))
             .map_err(|e| ApiError::InvalidParam(e.to_string()))?;
+        // An empty language is absent (English); others must be the model's.
+        if let Some(l) = f.language.filter(|l| !l.trim().is_empty()) {
+            let code =
+                variant
+                    .resolve_language(Some(&l))
+                    .map_err(|_| ApiError::UnsupportedLanguage {
+                        language: l.clone(),
+                        model: variant.name(),
+                        supported: variant
+                            .languages()
+                            .iter()
+                            .map(|(c, _)| *c)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?;
+            params.language = Some(code.to_string());
+        }
         params
             .validate_for(variant)
             .map_err(|e| ApiError::InvalidParam(e.to_string()))?;

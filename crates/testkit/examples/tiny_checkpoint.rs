@@ -1,8 +1,8 @@
 //! Write a random-weight checkpoint of the real architecture: tiny by default, or at the released
 //! sizes with `--full` (≈ 3.2 GB, for end-to-end runs and memory/speed measurements); the original
-//! model, or Chatterbox-Turbo with `--turbo`.
+//! model, Chatterbox-Turbo with `--turbo`, Chatterbox Multilingual with `--multilingual`.
 //!
-//! `cargo run --release --example tiny_checkpoint -- DIR [SEED] [--full] [--turbo]`
+//! `cargo run --release --example tiny_checkpoint -- DIR [SEED] [--full] [--turbo|--multilingual]`
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,14 +11,16 @@ fn main() -> ExitCode {
     let full = std::env::args().any(|a| a == "--full");
     let variant = if std::env::args().any(|a| a == "--turbo") {
         chatterbox::Variant::Turbo
+    } else if std::env::args().any(|a| a == "--multilingual") {
+        chatterbox::Variant::Multilingual
     } else {
         chatterbox::Variant::Original
     };
     let mut args = std::env::args()
         .skip(1)
-        .filter(|a| a != "--full" && a != "--turbo");
+        .filter(|a| a != "--full" && a != "--turbo" && a != "--multilingual");
     let Some(dir) = args.next().map(PathBuf::from) else {
-        eprintln!("usage: tiny_checkpoint DIR [SEED] [--full] [--turbo]");
+        eprintln!("usage: tiny_checkpoint DIR [SEED] [--full] [--turbo|--multilingual]");
         return ExitCode::from(2);
     };
     let seed = match args.next().map(|s| s.parse::<u64>()) {

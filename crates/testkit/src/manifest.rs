@@ -20,6 +20,8 @@ pub const S3GEN: &str = include_str!("../manifests/manifest-s3gen.tsv");
 pub const T3_TURBO: &str = include_str!("../manifests/manifest-turbo-t3_turbo_v1.tsv");
 /// `manifest-turbo-s3gen_meanflow.tsv` (Chatterbox-Turbo's S3Gen) of chatterbox-tts 0.1.7.
 pub const S3GEN_MEANFLOW: &str = include_str!("../manifests/manifest-turbo-s3gen_meanflow.tsv");
+/// `t3_mtl23ls_v2.safetensors` of Chatterbox Multilingual (292 tensors; text tables 2454 rows).
+pub const T3_MTL: &str = include_str!("../manifests/manifest-mtl-t3_mtl23ls_v2.tsv");
 
 /// Parse a manifest (`key<TAB>AxBxC<TAB>dtype`, header line first) into key → shape.
 /// A scalar's shape is written as an empty field or `()` and parses to `[]`.

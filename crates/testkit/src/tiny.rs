@@ -20,8 +20,8 @@ use chatterbox::models::s3tokenizer::EncoderConfig as TokenizerConfig;
 use chatterbox::models::t3::{Gpt2Config, LlamaConfig, T3Config, T3Turbo, T3TurboConfig, T3};
 use chatterbox::models::voice_encoder::VoiceEncoderConfig;
 use chatterbox::pipeline::{
-    Chatterbox, ModelConfig, Variant, CONDS_FILE, CONFIG_FILE, SPECIAL_TOKENS_MAP_FILE,
-    TOKENIZER_FILE, VE_FILE,
+    Chatterbox, ModelConfig, Variant, CANGJIE_FILE, CONDS_FILE, CONFIG_FILE, MTL_TOKENIZER_FILE,
+    SPECIAL_TOKENS_MAP_FILE, TOKENIZER_FILE, VE_FILE,
 };
 use chatterbox::text::{ADDED_TOKENS_FILE, MERGES_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE};
 use chatterbox::S3GEN_SR;
@@ -117,11 +117,21 @@ pub fn turbo_config() -> ModelConfig {
     cfg
 }
 
+/// The tiny Chatterbox Multilingual: [`config`]'s networks with the multilingual text vocabulary
+/// (2454, which turns the alignment analyzer on) and aligned heads that exist in its two layers.
+pub fn multilingual_config() -> ModelConfig {
+    let mut cfg = config();
+    cfg.t3.text_tokens_dict_size = chatterbox::models::t3::MULTILINGUAL_TEXT_VOCAB;
+    cfg.t3.aligned_heads = vec![(1, 3), (1, 1), (0, 2)];
+    cfg
+}
+
 /// The tiny configuration of `variant`.
 pub fn config_for(variant: Variant) -> ModelConfig {
     match variant {
         Variant::Original => config(),
         Variant::Turbo => turbo_config(),
+        Variant::Multilingual => multilingual_config(),
     }
 }
 
@@ -254,6 +264,66 @@ pub fn tiny_tokenizer_json() -> String {
     .to_string()
 }
 
+/// A character-level tokenizer in the multilingual file's format: [`tiny_tokenizer_json`]'s
+/// symbols, then the 23 language tags, the Cangjie tokens `[cj_a]`…`[cj_z]`, `[cj_0]`…`[cj_9]`,
+/// `[cj_.]` (added tokens from id 256), and a few letters of other scripts (the combining accents
+/// NFKD leaves, Greek, Cyrillic).
+pub fn tiny_mtl_tokenizer_json() -> String {
+    let mut v: serde_json::Value = match serde_json::from_str(&tiny_tokenizer_json()) {
+        Ok(v) => v,
+        Err(_) => return String::new(),
+    };
+    let mut next = 256usize;
+    let mut added_specials = Vec::new();
+    let tags = chatterbox::text::LANGUAGES.map(|(c, _)| format!("[{c}]"));
+    let cj = "abcdefghijklmnopqrstuvwxyz0123456789."
+        .chars()
+        .map(|c| format!("[cj_{c}]"));
+    let letters = ('\u{300}'..='\u{36f}')
+        .chain('\u{3b1}'..='\u{3c9}')
+        .chain('\u{430}'..='\u{44f}')
+        .map(String::from);
+    if let Some(vocab) = v["model"]["vocab"].as_object_mut() {
+        for t in tags.iter().cloned().chain(cj) {
+            vocab.insert(t.clone(), next.into());
+            added_specials.push(
+                serde_json::json!({"id": next, "content": t, "single_word": false,
+                "lstrip": false, "rstrip": false, "normalized": false, "special": true}),
+            );
+            next += 1;
+        }
+        for t in letters {
+            vocab.insert(t, next.into());
+            next += 1;
+        }
+    }
+    if let Some(added) = v["added_tokens"].as_array_mut() {
+        added.extend(added_specials);
+    }
+    v.to_string()
+}
+
+/// A tiny `Cangjie5_TC.json`: a few common characters with their Cangjie codes.
+pub fn tiny_cangjie_json() -> String {
+    serde_json::json!([
+        "你\tonf",
+        "好\tvnd",
+        "世\tpt",
+        "界\twol",
+        "中\tl",
+        "文\tyk",
+        "我\thqi",
+        "是\tamyo",
+        "的\thaipi",
+        "人\to",
+        "大\tk",
+        "天\tmk",
+        "日\ta",
+        "曰\ta"
+    ])
+    .to_string()
+}
+
 /// A voiced test clip at 24 kHz (harmonics of a gliding 120–160 Hz pitch): 3 s, or 6 s for Turbo
 /// (which needs more than 5 s).
 fn synthetic_voice(seconds: u32) -> Audio {
@@ -301,6 +371,8 @@ pub fn write_tiny_variant_checkpoint(dir: &Path, variant: Variant, seed: u64) ->
 pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Result<()> {
     let variant = if cfg.s3gen.flow.estimator.meanflow {
         Variant::Turbo
+    } else if cfg.t3.is_multilingual() {
+        Variant::Multilingual
     } else {
         Variant::Original
     };
@@ -322,7 +394,7 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
 
     let t3 = RandomWeights::new(seed.wrapping_mul(3) + 1);
     match variant {
-        Variant::Original => drop(T3::new(&cfg.t3, &t3.var_builder())?),
+        Variant::Original | Variant::Multilingual => drop(T3::new(&cfg.t3, &t3.var_builder())?),
         Variant::Turbo => drop(T3Turbo::new(&cfg.t3_turbo, &t3.var_builder())?),
     }
     t3.save(&dir.join(variant.t3_file()))?;
@@ -333,12 +405,17 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
     S3Gen::new(&cfg.s3gen, &s3.var_builder())?;
     ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning)?;
     ve.save(&dir.join(VE_FILE))?;
-    s3.save(&dir.join(variant.s3gen_file()))?;
+    // Safetensors for every variant (Multilingual also reads them in place of its `.pt` files).
+    s3.save(&dir.join(variant.s3gen_files()[0]))?;
     drop((ve, s3));
 
     let files = match variant {
         Variant::Original => vec![(TOKENIZER_FILE, tiny_tokenizer_json())],
         Variant::Turbo => tiny_gpt2_tokenizer_files(),
+        Variant::Multilingual => vec![
+            (MTL_TOKENIZER_FILE, tiny_mtl_tokenizer_json()),
+            (CANGJIE_FILE, tiny_cangjie_json()),
+        ],
     };
     for (name, text) in files {
         std::fs::write(dir.join(name), text)
@@ -349,7 +426,7 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
     let _ = std::fs::remove_file(dir.join(CONDS_FILE));
     let model = Chatterbox::load_variant_with(dir, Some(variant), &Default::default())?;
     let seconds = match variant {
-        Variant::Original => 3,
+        Variant::Original | Variant::Multilingual => 3,
         Variant::Turbo => 6,
     };
     let voice = model.prepare_conditionals(&synthetic_voice(seconds), 0.5)?;

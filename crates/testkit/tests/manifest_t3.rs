@@ -26,3 +26,16 @@ fn t3_config_round_trips_through_json() {
     assert_eq!(cfg.text_pos_len(), 2050);
     assert_eq!(cfg.speech_pos_len(), 4100);
 }
+
+#[test]
+fn multilingual_t3_requests_exactly_the_checkpoint_keys() -> chatterbox::Result<()> {
+    let rec = Recorder::new();
+    let cfg = T3Config::multilingual();
+    assert!(cfg.is_multilingual() && !T3Config::english().is_multilingual());
+    T3::new(&cfg, &rec.var_builder())?;
+    let want = manifest::parse(manifest::T3_MTL)?;
+    assert_eq!(want.len(), 292);
+    assert_eq!(want.get("text_emb.weight"), Some(&vec![2454, 1024]));
+    assert_eq!(rec.requested(), want);
+    Ok(())
+}

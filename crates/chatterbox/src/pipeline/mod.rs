@@ -16,6 +16,13 @@
 //! two-step meanflow S3Gen. `exaggeration`, `cfg_weight` and `min_p` are ignored
 //! ([`Variant::unsupported_params`]).
 //!
+//! Chatterbox Multilingual ([`Variant::Multilingual`]) is the original with a 2454-token text
+//! vocabulary: `t3_mtl23ls_v2.safetensors`, `ve.pt` and `s3gen.pt` (or `.safetensors` copies),
+//! `grapheme_mtl_merged_expanded_v1.json`, `Cangjie5_TC.json`, `conds.pt`. Its text goes through
+//! the multilingual `punc_norm` and [`crate::text::MtlTokenizer`] in the request's language
+//! (`GenerateParams::language`, English when unset), and its T3 runs the alignment stream
+//! analyzer while decoding.
+//!
 //! Output is **not watermarked**: the reference adds Resemble's Perth neural watermark, whose
 //! network ships only inside a Python package; see README.md.
 
@@ -31,8 +38,9 @@ pub use long::{
 };
 pub use params::{GenerateParams, ParamKind, ParamSpec};
 pub use variant::{
-    Variant, CONDS_FILE, CONDS_PT_FILE, CONFIG_FILE, HUB_REPO, S3GEN_FILE, S3GEN_MEANFLOW_FILE,
-    SPECIAL_TOKENS_MAP_FILE, T3_FILE, T3_TURBO_FILE, TOKENIZER_FILE, TURBO_HUB_REPO, VE_FILE,
+    Variant, CANGJIE_FILE, CONDS_FILE, CONDS_PT_FILE, CONFIG_FILE, HUB_REPO, MTL_TOKENIZER_FILE,
+    S3GEN_FILE, S3GEN_MEANFLOW_FILE, S3GEN_PT_FILE, SPECIAL_TOKENS_MAP_FILE, T3_FILE, T3_MTL_FILE,
+    T3_TURBO_FILE, TOKENIZER_FILE, TURBO_HUB_REPO, VE_FILE, VE_PT_FILE,
 };
 pub use vc::{
     check_source, convert_with, vc_target, VcNoise, VcOutput, VC_MAX_SOURCE_S, VC_MIN_SOURCE_S,
@@ -48,7 +56,9 @@ use crate::conditioning::{ConditioningConfig, ConditioningModels};
 use crate::models::s3gen::{S3Gen, S3GenConfig};
 use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3Turbo, T3TurboConfig, T3};
 pub use crate::nn::Quantization;
-use crate::text::{punc_norm, punc_norm_turbo, EnTokenizer, Gpt2Tokenizer};
+use crate::text::{
+    punc_norm, punc_norm_mtl, punc_norm_turbo, EnTokenizer, Gpt2Tokenizer, MtlTokenizer,
+};
 use crate::{check_stop, Error, Result, ShouldStop, S3GEN_SR};
 
 /// Sizes of every network. `Default` is the released original model; [`ModelConfig::turbo`]
@@ -76,6 +86,10 @@ impl ModelConfig {
         match variant {
             Variant::Original => Self::default(),
             Variant::Turbo => Self::turbo(),
+            Variant::Multilingual => Self {
+                t3: T3Config::multilingual(),
+                ..Self::default()
+            },
         }
     }
 }
@@ -120,6 +134,10 @@ enum TextToSpeech {
     Turbo {
         t3: Box<T3Turbo>,
         tokenizer: Gpt2Tokenizer,
+    },
+    Multilingual {
+        t3: Box<T3>,
+        tokenizer: MtlTokenizer,
     },
 }
 
@@ -193,10 +211,31 @@ impl Chatterbox {
                 ),
             });
         }
-        let (t3_file, s3gen_file) = (variant.t3_file(), variant.s3gen_file());
-        let ve = open_checkpoint(&dir.join(VE_FILE), &device)?;
+        if cfg.t3.is_multilingual() != (variant == Variant::Multilingual) {
+            return Err(Error::Checkpoint {
+                path: cfg_path,
+                msg: format!(
+                    "t3.text_tokens_dict_size is {}, but a {variant} model {} 2454 (the multilingual vocabulary)",
+                    cfg.t3.text_tokens_dict_size,
+                    if variant == Variant::Multilingual { "needs" } else { "cannot use" }
+                ),
+            });
+        }
+        let t3_file = variant.t3_file();
+        let found = |alts: &[&str]| {
+            Variant::find_in(dir, alts).ok_or_else(|| {
+                Error::InvalidArgument(format!("{} lacks {}", dir.display(), alts.join(" or ")))
+            })
+        };
+        let ve_path = found(variant.ve_files())?;
+        let s3gen_path = found(variant.s3gen_files())?;
+        let s3gen_file = s3gen_path
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or(variant.s3gen_file());
+        let ve = open_checkpoint(&ve_path, &device)?;
         let t3_vb = open_checkpoint(&dir.join(t3_file), &device)?;
-        let s3 = open_checkpoint(&dir.join(s3gen_file), &device)?;
+        let s3 = open_checkpoint(&s3gen_path, &device)?;
         let ctx = |file: &str| {
             let path = dir.join(file);
             move |e: Error| match e {
@@ -226,6 +265,33 @@ impl Chatterbox {
                 TextToSpeech::Turbo {
                     t3: Box::new(
                         T3Turbo::new_quantized(&cfg.t3_turbo, &t3_vb, opts.quantization)
+                            .map_err(ctx(t3_file))?,
+                    ),
+                    tokenizer,
+                }
+            }
+            Variant::Multilingual => {
+                let cangjie = dir.join(CANGJIE_FILE);
+                if !cangjie.is_file() {
+                    tracing::warn!(
+                        "{} has no {CANGJIE_FILE}: Chinese characters will not be converted",
+                        dir.display()
+                    );
+                }
+                let tokenizer = MtlTokenizer::from_files(
+                    &dir.join(MTL_TOKENIZER_FILE),
+                    cangjie.is_file().then_some(cangjie.as_path()),
+                )?;
+                if tokenizer.vocab_size() > cfg.t3.text_tokens_dict_size {
+                    return Err(Error::Tokenizer(format!(
+                        "the multilingual tokenizer has {} ids, T3 embeds {}",
+                        tokenizer.vocab_size(),
+                        cfg.t3.text_tokens_dict_size
+                    )));
+                }
+                TextToSpeech::Multilingual {
+                    t3: Box::new(
+                        T3::new_quantized(&cfg.t3, &t3_vb, opts.quantization)
                             .map_err(ctx(t3_file))?,
                     ),
                     tokenizer,
@@ -293,7 +359,9 @@ impl Chatterbox {
     pub fn prepare_conditionals(&self, audio: &Audio, exaggeration: f32) -> Result<Conditionals> {
         let wav24 = audio.resampled(S3GEN_SR)?;
         match self.variant() {
-            Variant::Original => self.cond.prepare_conditionals(&wav24.samples, exaggeration),
+            Variant::Original | Variant::Multilingual => {
+                self.cond.prepare_conditionals(&wav24.samples, exaggeration)
+            }
             Variant::Turbo => {
                 self.cond
                     .prepare_conditionals_turbo(&wav24.samples, exaggeration, true)
@@ -351,6 +419,22 @@ impl Chatterbox {
                 }
                 drop_invalid_tokens(&speech)
             }
+            TextToSpeech::Multilingual { t3, tokenizer } => {
+                let language =
+                    Variant::Multilingual.resolve_language(params.language.as_deref())?;
+                let ids = tokenizer.encode_with_bounds(&punc_norm_mtl(text), Some(language))?;
+                let cond = T3Cond {
+                    emotion_adv: params.exaggeration,
+                    ..voice.t3.clone()
+                };
+                for tok in t3.generate(&cond, &ids, sampling)? {
+                    check_stop(should_stop)?;
+                    speech.push(tok?);
+                }
+                // The reference keeps ids >= 6561 here and S3Gen then fails on them; we drop
+                // them as the original model does.
+                drop_invalid_tokens(&speech)
+            }
             TextToSpeech::Turbo { t3, tokenizer } => {
                 let ids = tokenizer.encode(&punc_norm_turbo(text))?;
                 for tok in t3.generate(&voice.t3, &ids, sampling)? {
@@ -371,6 +455,7 @@ impl Chatterbox {
         match self.front {
             TextToSpeech::Original { .. } => Variant::Original,
             TextToSpeech::Turbo { .. } => Variant::Turbo,
+            TextToSpeech::Multilingual { .. } => Variant::Multilingual,
         }
     }
 

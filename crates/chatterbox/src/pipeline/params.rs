@@ -30,6 +30,10 @@ pub struct GenerateParams {
     pub seed: Option<u64>,
     /// Upper bound on generated speech tokens (25 per second of audio), 1..=1000.
     pub max_new_tokens: usize,
+    /// The language of the text (ISO 639-1, see [`super::Variant::languages`]); `None` is
+    /// English. Only Chatterbox Multilingual speaks others.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub language: Option<String>,
 }
 
 impl Default for GenerateParams {
@@ -44,6 +48,7 @@ impl Default for GenerateParams {
             top_k: 0,
             seed: None,
             max_new_tokens: 1000,
+            language: None,
         }
     }
 }
@@ -131,8 +136,30 @@ impl GenerateParams {
             top_k: 1000,
             seed: None,
             max_new_tokens: Self::TURBO_MAX_NEW_TOKENS,
+            language: None,
         }
     }
+
+    /// `ChatterboxMultilingualTTS.generate`'s defaults: the original's with repetition penalty 2.0.
+    pub fn multilingual() -> Self {
+        Self {
+            repetition_penalty: 2.0,
+            ..Self::default()
+        }
+    }
+
+    /// Chatterbox Multilingual's parameters: the original's, repetition penalty 2.0 by default.
+    pub const MTL_SPECS: [ParamSpec; 9] = {
+        let mut s = Self::SPECS;
+        s[3] = spec(
+            ("repetition_penalty", "Repetition penalty"),
+            ParamKind::Float,
+            Some(2.0),
+            (1.0, 2.0, false),
+            "Discourages repeating speech tokens already generated.",
+        );
+        s
+    };
 
     /// Chatterbox-Turbo's parameters (no `exaggeration`, `cfg_weight`, `min_p`), with its
     /// defaults and ranges.
@@ -273,6 +300,7 @@ impl GenerateParams {
     /// [`GenerateParams::validate`] against `variant`'s table; parameters the variant does not
     /// have are not checked (it ignores them).
     pub fn validate_for(&self, variant: super::Variant) -> Result<()> {
+        variant.resolve_language(self.language.as_deref())?;
         for spec in variant.param_specs() {
             if let Some(v) = self.get(spec.name) {
                 if !spec.accepts(v) {

@@ -22,6 +22,16 @@ pub const T3_TURBO_FILE: &str = "t3_turbo_v1.safetensors";
 /// Chatterbox-Turbo's S3Gen with the meanflow decoder (also holds the S3 tokenizer and CAMPPlus).
 pub const S3GEN_MEANFLOW_FILE: &str = "s3gen_meanflow.safetensors";
 pub const SPECIAL_TOKENS_MAP_FILE: &str = "special_tokens_map.json";
+/// Chatterbox Multilingual's T3 (text vocabulary 2454).
+pub const T3_MTL_FILE: &str = "t3_mtl23ls_v2.safetensors";
+/// Chatterbox Multilingual's voice encoder and S3Gen: torch pickles of the same state dicts as
+/// the original's safetensors (a model directory may hold either form).
+pub const VE_PT_FILE: &str = "ve.pt";
+pub const S3GEN_PT_FILE: &str = "s3gen.pt";
+/// Chatterbox Multilingual's text tokenizer (HF `tokenizers` JSON).
+pub const MTL_TOKENIZER_FILE: &str = "grapheme_mtl_merged_expanded_v1.json";
+/// The Cangjie table for Chinese (`ChineseCangjieConverter`).
+pub const CANGJIE_FILE: &str = "Cangjie5_TC.json";
 /// The Hugging Face repository of the released original model.
 pub const HUB_REPO: &str = "ResembleAI/chatterbox";
 /// The Hugging Face repository of Chatterbox-Turbo.
@@ -40,6 +50,10 @@ pub enum Variant {
     /// `ChatterboxTurboTTS` (`tts_turbo.py`): GPT-2 medium T3 without CFG, GPT-2 BPE text,
     /// prompts loudness-normalised to −27 LUFS, two-step meanflow decoder without CFG.
     Turbo,
+    /// `ChatterboxMultilingualTTS` (`mtl_tts.py`): the original's networks with a 2454-token text
+    /// vocabulary, 23 languages (a `[xx]` tag, per-language text steps), the alignment stream
+    /// analyzer during T3 decoding, repetition penalty 2.0 by default.
+    Multilingual,
 }
 
 /// Turbo's generation parameters that the original has and Turbo ignores (the reference logs a
@@ -48,13 +62,14 @@ const TURBO_UNSUPPORTED: [&str; 3] = ["exaggeration", "cfg_weight", "min_p"];
 
 impl Variant {
     /// Every variant, in `--model` order.
-    pub const ALL: [Variant; 2] = [Variant::Original, Variant::Turbo];
+    pub const ALL: [Variant; 3] = [Variant::Original, Variant::Turbo, Variant::Multilingual];
 
     /// Lower-case name, as in `--model original|turbo`.
     pub fn name(self) -> &'static str {
         match self {
             Self::Original => "original",
             Self::Turbo => "turbo",
+            Self::Multilingual => "multilingual",
         }
     }
 
@@ -65,7 +80,7 @@ impl Variant {
             .find(|v| v.name().eq_ignore_ascii_case(name.trim()))
             .ok_or_else(|| {
                 Error::InvalidArgument(format!(
-                    "unknown model {name:?} (expected one of: original, turbo)"
+                    "unknown model {name:?} (expected one of: original, turbo, multilingual)"
                 ))
             })
     }
@@ -73,7 +88,7 @@ impl Variant {
     /// The Hugging Face repository the released files come from.
     pub fn hub_repo(self) -> &'static str {
         match self {
-            Self::Original => HUB_REPO,
+            Self::Original | Self::Multilingual => HUB_REPO,
             Self::Turbo => TURBO_HUB_REPO,
         }
     }
@@ -83,15 +98,42 @@ impl Variant {
         match self {
             Self::Original => T3_FILE,
             Self::Turbo => T3_TURBO_FILE,
+            Self::Multilingual => T3_MTL_FILE,
         }
     }
 
-    /// The S3Gen checkpoint file (flow + HiFT, and the S3 tokenizer and CAMPPlus).
+    /// The S3Gen checkpoint file (flow + HiFT, and the S3 tokenizer and CAMPPlus) the release
+    /// ships.
     pub fn s3gen_file(self) -> &'static str {
         match self {
             Self::Original => S3GEN_FILE,
             Self::Turbo => S3GEN_MEANFLOW_FILE,
+            Self::Multilingual => S3GEN_PT_FILE,
         }
+    }
+
+    /// The S3Gen files this variant reads, in order of preference (the first present is used):
+    /// Multilingual takes `s3gen.safetensors` (a converted copy, read lazily) or the released
+    /// `s3gen.pt`.
+    pub fn s3gen_files(self) -> &'static [&'static str] {
+        match self {
+            Self::Original => &[S3GEN_FILE],
+            Self::Turbo => &[S3GEN_MEANFLOW_FILE],
+            Self::Multilingual => &[S3GEN_FILE, S3GEN_PT_FILE],
+        }
+    }
+
+    /// The voice-encoder files this variant reads, in order of preference.
+    pub fn ve_files(self) -> &'static [&'static str] {
+        match self {
+            Self::Original | Self::Turbo => &[VE_FILE],
+            Self::Multilingual => &[VE_FILE, VE_PT_FILE],
+        }
+    }
+
+    /// The first of `candidates` present in `dir`.
+    pub fn find_in(dir: &Path, candidates: &[&str]) -> Option<std::path::PathBuf> {
+        candidates.iter().map(|f| dir.join(f)).find(|p| p.is_file())
     }
 
     /// Every released file this variant reads (what the hub download fetches). The Turbo repo's
@@ -110,6 +152,14 @@ impl Variant {
                 SPECIAL_TOKENS_MAP_FILE,
                 CONDS_PT_FILE,
             ],
+            Self::Multilingual => &[
+                VE_PT_FILE,
+                T3_MTL_FILE,
+                S3GEN_PT_FILE,
+                MTL_TOKENIZER_FILE,
+                CANGJIE_FILE,
+                CONDS_PT_FILE,
+            ],
         }
     }
 
@@ -125,7 +175,22 @@ impl Variant {
                 VOCAB_FILE,
                 MERGES_FILE,
             ],
+            // The voice encoder and S3Gen may come in either form (`ve_files`, `s3gen_files`);
+            // without the Cangjie table Chinese passes unconverted (the reference's fallback).
+            Self::Multilingual => &[VE_PT_FILE, T3_MTL_FILE, S3GEN_PT_FILE, MTL_TOKENIZER_FILE],
         }
+    }
+
+    /// [`Variant::required_files`] as a model directory must hold them: one name per file, or
+    /// the alternatives of a file that may come in either form.
+    fn required_in_dir(self) -> Vec<&'static [&'static str]> {
+        let mut out: Vec<&'static [&'static str]> = vec![self.ve_files(), self.s3gen_files()];
+        for f in self.required_files() {
+            if !self.ve_files().contains(f) && !self.s3gen_files().contains(f) {
+                out.push(std::slice::from_ref(f));
+            }
+        }
+        out
     }
 
     /// The variant of the model directory `dir`, told by its T3 file (`t3_cfg.safetensors` or
@@ -139,23 +204,24 @@ impl Variant {
         match found[..] {
             [v] => Ok(v),
             [] => Err(Error::InvalidArgument(format!(
-                "{} holds no T3 checkpoint ({T3_FILE} for the original model, {T3_TURBO_FILE} for Turbo)",
+                "{} holds no T3 checkpoint ({T3_FILE} for the original model, {T3_TURBO_FILE} for Turbo, {T3_MTL_FILE} for Multilingual)",
                 dir.display()
             ))),
             _ => Err(Error::InvalidArgument(format!(
-                "{} holds both {T3_FILE} and {T3_TURBO_FILE}; choose the model explicitly",
-                dir.display()
+                "{} holds the T3 checkpoints of several models ({}); choose the model explicitly",
+                dir.display(),
+                found.iter().map(|v| v.t3_file()).collect::<Vec<_>>().join(", ")
             ))),
         }
     }
 
     /// Check that `dir` has every file this variant needs.
     pub fn check_dir(self, dir: &Path) -> Result<()> {
-        let missing: Vec<&str> = self
-            .required_files()
-            .iter()
-            .copied()
-            .filter(|f| !dir.join(f).is_file())
+        let missing: Vec<String> = self
+            .required_in_dir()
+            .into_iter()
+            .filter(|alts| Self::find_in(dir, alts).is_none())
+            .map(|alts| alts.join(" or "))
             .collect();
         if missing.is_empty() {
             Ok(())
@@ -176,6 +242,7 @@ impl Variant {
         match self {
             Self::Original => GenerateParams::default(),
             Self::Turbo => GenerateParams::turbo(),
+            Self::Multilingual => GenerateParams::multilingual(),
         }
     }
 
@@ -186,6 +253,7 @@ impl Variant {
         match self {
             Self::Original => &GenerateParams::SPECS,
             Self::Turbo => &GenerateParams::TURBO_SPECS,
+            Self::Multilingual => &GenerateParams::MTL_SPECS,
         }
     }
 
@@ -194,9 +262,42 @@ impl Variant {
     /// parameter and the model) rather than silently drop it.
     pub fn unsupported_params(self) -> &'static [&'static str] {
         match self {
-            Self::Original => &[],
+            Self::Original | Self::Multilingual => &[],
             Self::Turbo => &TURBO_UNSUPPORTED,
         }
+    }
+
+    /// The languages this variant speaks: ISO 639-1 code and English name. The English-only
+    /// models list just `en`.
+    pub fn languages(self) -> &'static [(&'static str, &'static str)] {
+        match self {
+            Self::Original | Self::Turbo => &crate::text::LANGUAGES[4..5],
+            Self::Multilingual => &crate::text::LANGUAGES,
+        }
+    }
+
+    /// `language` (case-insensitive) as this variant's lower-case code, or an error naming the
+    /// supported ones. `None` is English.
+    pub fn resolve_language(self, language: Option<&str>) -> Result<&'static str> {
+        let Some(l) = language.map(str::trim).filter(|l| !l.is_empty()) else {
+            return Ok("en");
+        };
+        let lower = l.to_lowercase();
+        self.languages()
+            .iter()
+            .find(|(c, _)| *c == lower)
+            .map(|&(c, _)| c)
+            .ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "unsupported language {l:?} for the {} model; supported: {}",
+                    self.name(),
+                    self.languages()
+                        .iter()
+                        .map(|(c, _)| *c)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })
     }
 
     /// Whether this variant uses the parameter called `name`.
@@ -237,7 +338,27 @@ mod tests {
                 assert!(Variant::Original.supports_param(p));
             }
         }
-        assert!(Variant::from_name("multilingual").is_err());
+        assert!(Variant::from_name("klingon").is_err());
+        assert_eq!(Variant::Multilingual.hub_repo(), "ResembleAI/chatterbox");
+        assert_eq!(Variant::Multilingual.languages().len(), 23);
+        assert_eq!(Variant::Original.languages(), &[("en", "English")]);
+        assert_eq!(
+            Variant::Original.resolve_language(Some("EN")).ok(),
+            Some("en")
+        );
+        assert!(Variant::Turbo.resolve_language(Some("fr")).is_err());
+        assert_eq!(
+            Variant::Multilingual.resolve_language(Some("Fr")).ok(),
+            Some("fr")
+        );
+        assert_eq!(
+            Variant::Multilingual.resolve_language(None).ok(),
+            Some("en")
+        );
+        assert_eq!(
+            Variant::Multilingual.default_params().repetition_penalty,
+            2.0
+        );
         assert_eq!(Variant::Turbo.hub_repo(), "ResembleAI/chatterbox-turbo");
     }
 
@@ -252,6 +373,15 @@ mod tests {
         assert!(Variant::Turbo.check_dir(&dir).is_err());
         touch(T3_FILE)?;
         assert!(Variant::detect(&dir).is_err());
+        std::fs::remove_file(dir.join(T3_FILE)).map_err(|e| Error::io("rm", e))?;
+        std::fs::remove_file(dir.join(T3_TURBO_FILE)).map_err(|e| Error::io("rm", e))?;
+        touch(T3_MTL_FILE)?;
+        assert_eq!(Variant::detect(&dir)?, Variant::Multilingual);
+        touch(MTL_TOKENIZER_FILE)?;
+        touch(VE_FILE)?;
+        touch(S3GEN_PT_FILE)?;
+        // The voice encoder and S3Gen in either form.
+        assert!(Variant::Multilingual.check_dir(&dir).is_ok());
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io("rm", e))?;
         Ok(())
     }

@@ -46,16 +46,22 @@ const TURBO_REPLACEMENTS: [(&str, &str); 9] = [
 /// twelve literal replacements in order; strip trailing spaces; end with `.` unless the text ends
 /// with one of `. ! ? - ,`.
 pub fn punc_norm(text: &str) -> String {
-    punc_norm_with(text, &REPLACEMENTS)
+    punc_norm_with(text, &REPLACEMENTS, &[])
+}
+
+/// [`punc_norm`] where `extra_enders` also count as final punctuation (Chatterbox
+/// Multilingual's CJK marks).
+pub(crate) fn punc_norm_enders(text: &str, extra_enders: &[char]) -> String {
+    punc_norm_with(text, &REPLACEMENTS, extra_enders)
 }
 
 /// Chatterbox-Turbo's `punc_norm` (`tts_turbo.py:29-65`): the same algorithm as [`punc_norm`] with
 /// nine replacements (`…`, `:`, `—`, `–`, ` ,`, curly quotes); `...`, ` - ` and `;` are kept.
 pub fn punc_norm_turbo(text: &str) -> String {
-    punc_norm_with(text, &TURBO_REPLACEMENTS)
+    punc_norm_with(text, &TURBO_REPLACEMENTS, &[])
 }
 
-fn punc_norm_with(text: &str, replacements: &[(&str, &str)]) -> String {
+fn punc_norm_with(text: &str, replacements: &[(&str, &str)], extra_enders: &[char]) -> String {
     if text.is_empty() {
         return EMPTY_TEXT_REPLACEMENT.to_string();
     }
@@ -76,7 +82,11 @@ fn punc_norm_with(text: &str, replacements: &[(&str, &str)]) -> String {
     }
     let trimmed_len = s.trim_end_matches(' ').len();
     s.truncate(trimmed_len);
-    if !['.', '!', '?', '-', ','].iter().any(|&p| s.ends_with(p)) {
+    if !['.', '!', '?', '-', ',']
+        .iter()
+        .chain(extra_enders)
+        .any(|&p| s.ends_with(p))
+    {
         s.push('.');
     }
     s

@@ -25,6 +25,20 @@ pub struct Info {
     pub voices: Vec<String>,
     /// Audio formats the server produces.
     pub formats: Vec<AudioFormat>,
+    /// The languages the model speaks (`language` in the synthesis requests); the English-only
+    /// models list just `en`.
+    pub languages: Vec<Language>,
+}
+
+/// One language the model speaks.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Language {
+    /// ISO 639-1 code.
+    #[schema(example = "fr")]
+    pub code: String,
+    /// English name.
+    #[schema(example = "French")]
+    pub name: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,6 +142,15 @@ impl Info {
                 .collect(),
             voices: voices.names(),
             formats: AudioFormat::ALL.to_vec(),
+            languages: c
+                .variant()
+                .languages()
+                .iter()
+                .map(|&(code, name)| Language {
+                    code: code.into(),
+                    name: name.into(),
+                })
+                .collect(),
         }
     }
 }
@@ -154,6 +177,7 @@ mod tests {
         for spec in GenerateParams::SPECS
             .iter()
             .chain(&GenerateParams::TURBO_SPECS)
+            .chain(&GenerateParams::MTL_SPECS)
         {
             let ours = serde_json::to_value(ParamSpec::from(spec)).ok();
             let theirs = serde_json::to_value(spec).ok();

@@ -35,6 +35,21 @@ pub fn tiny_turbo_model() -> &'static Path {
     })
 }
 
+/// The tiny Chatterbox Multilingual checkpoint, written once per test process.
+pub fn tiny_multilingual_model() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("cbx-tiny-mtl-{}", std::process::id()));
+        chatterbox_testkit::tiny::write_tiny_variant_checkpoint(
+            &dir,
+            chatterbox::Variant::Multilingual,
+            0,
+        )
+        .expect("tiny multilingual checkpoint");
+        dir
+    })
+}
+
 pub fn temp_out() -> PathBuf {
     std::env::temp_dir().join(format!("cbx-out-{}", uuid::Uuid::new_v4()))
 }

@@ -7,6 +7,7 @@ mod errors;
 mod formats;
 mod helpers;
 mod info;
+mod multilingual;
 mod openai;
 mod openapi;
 mod process;

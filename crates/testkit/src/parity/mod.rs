@@ -14,6 +14,7 @@ use crate::{Error, Result};
 
 mod cond;
 mod frontend;
+mod mtl;
 mod s3gen;
 mod t3;
 mod turbo;
@@ -165,6 +166,7 @@ pub fn checks() -> Vec<(&'static str, Check)> {
     all.extend_from_slice(s3gen::CHECKS);
     all.extend_from_slice(turbo::CHECKS);
     all.extend_from_slice(vc::CHECKS);
+    all.extend_from_slice(mtl::CHECKS);
     all
 }
 

@@ -68,7 +68,18 @@ pub struct T3Config {
     pub perceiver_queries: usize,
     pub perceiver_heads: usize,
     pub llama: LlamaConfig,
+    /// The (layer, head) pairs whose attention the multilingual alignment analyzer reads
+    /// (`LLAMA_ALIGNED_HEADS`); only used by a multilingual T3 ([`T3Config::is_multilingual`]).
+    #[serde(default = "default_aligned_heads")]
+    pub aligned_heads: Vec<(usize, usize)>,
 }
+
+fn default_aligned_heads() -> Vec<(usize, usize)> {
+    super::alignment::LLAMA_ALIGNED_HEADS.to_vec()
+}
+
+/// Text vocabulary of the multilingual T3 (`grapheme_mtl_merged_expanded_v1.json`).
+pub const MULTILINGUAL_TEXT_VOCAB: usize = 2454;
 
 impl T3Config {
     /// The released English model (`t3_cfg.safetensors`).
@@ -86,7 +97,23 @@ impl T3Config {
             perceiver_queries: 32,
             perceiver_heads: 4,
             llama: LlamaConfig::llama_520m(),
+            aligned_heads: default_aligned_heads(),
         }
+    }
+
+    /// The released multilingual model (`t3_mtl23ls_v2.safetensors`): the English config with a
+    /// 2454-token text vocabulary.
+    pub fn multilingual() -> Self {
+        Self {
+            text_tokens_dict_size: MULTILINGUAL_TEXT_VOCAB,
+            ..Self::english()
+        }
+    }
+
+    /// `T3Config.is_multilingual` of the reference: the text vocabulary is 2454 tokens. Such a T3
+    /// runs the alignment stream analyzer while it generates.
+    pub fn is_multilingual(&self) -> bool {
+        self.text_tokens_dict_size == MULTILINGUAL_TEXT_VOCAB
     }
 
     pub fn hidden_size(&self) -> usize {

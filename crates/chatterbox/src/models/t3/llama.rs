@@ -98,7 +98,8 @@ impl Attention {
         sin: &Tensor,
         mask: Option<&Tensor>,
         cache: &mut KvCache,
-    ) -> Result<Tensor> {
+        probe_heads: &[usize],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
         let (b, t, _) = x.dims3()?;
         let split = |y: Tensor| -> candle_core::Result<Tensor> {
             y.reshape((b, t, self.heads, self.head_dim))?
@@ -117,8 +118,12 @@ impl Attention {
             att = att.broadcast_add(m)?;
         }
         let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let probes = probe_heads
+            .iter()
+            .map(|&h| Ok(att.get(0)?.get(h)?))
+            .collect::<Result<Vec<_>>>()?;
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, ()))?;
-        self.o_proj.forward(&y)
+        Ok((self.o_proj.forward(&y)?, probes))
     }
 }
 
@@ -215,6 +220,27 @@ impl Llama {
     /// Run `embeds` `(B, T, hidden)` after what `cache` holds (causal); returns the final-norm
     /// hidden states `(B, T, hidden)` and appends the new keys/values to `cache`.
     pub fn forward(&self, embeds: &Tensor, cache: &mut LlamaCache) -> Result<Tensor> {
+        Ok(self.forward_probed(embeds, cache, &[])?.0)
+    }
+
+    /// [`Llama::forward`] that also returns, for each `(layer, head)` of `probes`, that head's
+    /// attention probabilities of batch row 0, `(T, cache + T)` (what the reference's eager
+    /// attention hands to the multilingual alignment analyzer).
+    pub fn forward_probed(
+        &self,
+        embeds: &Tensor,
+        cache: &mut LlamaCache,
+        probes: &[(usize, usize)],
+    ) -> Result<(Tensor, Vec<Tensor>)> {
+        if let Some(&(l, h)) = probes
+            .iter()
+            .find(|&&(l, h)| l >= self.layers.len() || h >= self.cfg.num_attention_heads)
+        {
+            return Err(crate::Error::InvalidArgument(format!(
+                "attention probe (layer {l}, head {h}) outside the model"
+            )));
+        }
+        let mut probed: Vec<Option<Tensor>> = vec![None; probes.len()];
         let (_, t, _) = embeds.dims3()?;
         let start = cache.len();
         let dev = embeds.device();
@@ -237,16 +263,31 @@ impl Llama {
             None
         };
         let mut x = embeds.to_dtype(DType::F32)?;
-        for (layer, kv) in self.layers.iter().zip(cache.layers.iter_mut()) {
+        for (li, (layer, kv)) in self.layers.iter().zip(cache.layers.iter_mut()).enumerate() {
             let h = layer.input_layernorm.forward(&x)?;
-            let h = layer.self_attn.forward(&h, &cos, &sin, mask.as_ref(), kv)?;
+            let heads: Vec<usize> = probes.iter().filter(|p| p.0 == li).map(|p| p.1).collect();
+            let (h, maps) = layer
+                .self_attn
+                .forward(&h, &cos, &sin, mask.as_ref(), kv, &heads)?;
+            let mut maps = maps.into_iter();
+            for (slot, p) in probed.iter_mut().zip(probes) {
+                if p.0 == li {
+                    *slot = maps.next();
+                }
+            }
             x = (x + h)?;
             let h = layer
                 .mlp
                 .forward(&layer.post_attention_layernorm.forward(&x)?)?;
             x = (x + h)?;
         }
-        Ok(self.norm.forward(&x)?)
+        let maps = probed
+            .into_iter()
+            .map(|m| {
+                m.ok_or_else(|| crate::Error::InvalidArgument("attention probe not reached".into()))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((self.norm.forward(&x)?, maps))
     }
 }
 

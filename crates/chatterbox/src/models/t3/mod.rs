@@ -10,6 +10,7 @@
 //! The Turbo variant ([`T3Turbo`], `t3_turbo_v1.safetensors`) shares [`T3Cond`] and the sampling
 //! functions but has its own backbone ([`Gpt2`]) and prefix; see `turbo.rs`.
 
+mod alignment;
 mod cond_enc;
 mod config;
 mod gpt2;
@@ -25,8 +26,9 @@ use rand::{rngs::StdRng, Rng, SeedableRng};
 use crate::nn::{Linear, Quantization};
 use crate::sampling;
 pub use crate::sampling::SamplingParams;
+pub use alignment::{AlignmentStep, AlignmentStreamAnalyzer, LLAMA_ALIGNED_HEADS};
 pub use cond_enc::{CondEnc, Perceiver};
-pub use config::{Llama3RopeScaling, LlamaConfig, T3Config};
+pub use config::{Llama3RopeScaling, LlamaConfig, T3Config, MULTILINGUAL_TEXT_VOCAB};
 pub use gpt2::{Gpt2, Gpt2Cache, Gpt2Config};
 pub use llama::{rope_inv_freq, Llama, LlamaCache};
 pub use turbo::{T3Turbo, T3TurboConfig, TurboTokenStream};
@@ -231,6 +233,20 @@ impl T3 {
         self.speech_head.forward(&h)
     }
 
+    /// [`T3::forward_logits`] that also returns the mean attention probabilities of the aligned
+    /// heads for batch row 0, `(T, cache + T)`.
+    pub fn forward_logits_aligned(
+        &self,
+        embeds: &Tensor,
+        cache: &mut LlamaCache,
+    ) -> Result<(Tensor, Tensor)> {
+        let (h, maps) = self
+            .tfmr
+            .forward_probed(embeds, cache, &self.cfg.aligned_heads)?;
+        let mean = (Tensor::stack(&maps, 0)?.sum(0)? / maps.len().max(1) as f64)?;
+        Ok((self.speech_head.forward(&h)?, mean))
+    }
+
     /// Teacher-forced decoding through the KV cache: prefill the prefix, then feed `tokens` one at
     /// a time (token `i` at speech position `i + 1`). Returns the last-position logits after the
     /// prefix and after each token: `(B, tokens + 1, speech_vocab)`.
@@ -287,8 +303,20 @@ impl T3 {
         let use_cfg = params.cfg_weight != 0.0;
         let prefix = self.prefix_embeds(cond_emb, text_tokens, use_cfg)?;
         let mut cache = LlamaCache::new(&self.cfg.llama, prefix.dim(1)? + params.max_new_tokens);
+        let mut analyzer = self.cfg.is_multilingual().then(|| {
+            let lc = cond_emb.dim(1).unwrap_or(0);
+            AlignmentStreamAnalyzer::new(lc, lc + text_tokens.len(), self.cfg.stop_speech_token)
+        });
+        let mut attn = None;
         let logits = if params.max_new_tokens > 0 {
-            let l = self.forward_logits(&prefix, &mut cache)?;
+            let l = match &mut analyzer {
+                Some(a) => {
+                    let (l, m) = self.forward_logits_aligned(&prefix, &mut cache)?;
+                    attn = Some(attention_rows(&m, a)?);
+                    l
+                }
+                None => self.forward_logits(&prefix, &mut cache)?,
+            };
             let t = l.dim(1)?;
             Some(l.i((.., t - 1))?)
         } else {
@@ -304,8 +332,18 @@ impl T3 {
             produced: 0,
             done: params.max_new_tokens == 0,
             uniform: Box::new(uniform),
+            analyzer,
+            attn,
+            alignment: Vec::new(),
         })
     }
+}
+
+/// The rows of a `(T, P)` mean attention map the analyzer's next step takes.
+fn attention_rows(mean: &Tensor, a: &AlignmentStreamAnalyzer) -> Result<Vec<Vec<f32>>> {
+    let t = mean.dim(0)?;
+    let r = a.rows_needed(t);
+    Ok(mean.narrow(0, r.start, r.len())?.to_vec2()?)
 }
 
 /// Iterator over generated speech tokens (EOS included, then the stream ends).
@@ -321,6 +359,10 @@ pub struct TokenStream<'a> {
     produced: usize,
     done: bool,
     uniform: Box<dyn FnMut() -> f32 + 'a>,
+    /// The multilingual T3's alignment analyzer and the attention rows of its next step.
+    analyzer: Option<AlignmentStreamAnalyzer>,
+    attn: Option<Vec<Vec<f32>>>,
+    alignment: Vec<AlignmentStep>,
 }
 
 impl TokenStream<'_> {
@@ -335,9 +377,21 @@ impl TokenStream<'_> {
         let e = e
             .broadcast_as((b, 1, self.t3.cfg.hidden_size()))?
             .contiguous()?;
-        let l = self.t3.forward_logits(&e, &mut self.cache)?;
+        let l = match &self.analyzer {
+            Some(a) => {
+                let (l, m) = self.t3.forward_logits_aligned(&e, &mut self.cache)?;
+                self.attn = Some(attention_rows(&m, a)?);
+                l
+            }
+            None => self.t3.forward_logits(&e, &mut self.cache)?,
+        };
         self.logits = Some(l.i((.., 0))?);
         Ok(())
+    }
+
+    /// What the alignment analyzer decided at each step so far (empty unless multilingual).
+    pub fn alignment_steps(&self) -> &[AlignmentStep] {
+        &self.alignment
     }
 
     fn step(&mut self) -> Result<u32> {
@@ -352,6 +406,15 @@ impl TokenStream<'_> {
         if self.params.cfg_weight != 0.0 {
             let uncond: Vec<f32> = logits.i(1)?.to_vec1()?;
             row = sampling::cfg_combine(&row, &uncond, self.params.cfg_weight);
+        }
+        if let Some(a) = &mut self.analyzer {
+            let attn = self.attn.take().unwrap_or_default();
+            let last = self
+                .ids
+                .last()
+                .copied()
+                .unwrap_or(self.t3.cfg.start_speech_token);
+            self.alignment.push(a.step(&attn, &mut row, last));
         }
         let u = (self.uniform)();
         let tok = sampling::sample_step(&mut row, &self.ids, &self.params, u);
