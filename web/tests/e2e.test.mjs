@@ -32,6 +32,8 @@ let backend; // base URL of chatterbox-server
 let web2; // Next.js in front of backend2
 let backend2; // chatterbox-server with LIMITS2
 let web3; // Next.js in front of nothing
+let web4; // Next.js in front of backend4
+let backend4; // chatterbox-server with a tiny multilingual checkpoint
 let browser;
 let ctx;
 let page;
@@ -124,8 +126,12 @@ before(async () => {
   execFileSync(TINY_BIN, [path.join(tmp, "tiny")], { stdio: "ignore" });
   const model = path.join(tmp, "model");
   execFileSync(path.join(repo, "deploy", "fetch-weights.sh"), ["local", path.join(tmp, "tiny"), model], { stdio: "ignore" });
+  const mtlModel = path.join(tmp, "tiny-mtl");
+  execFileSync(TINY_BIN, [mtlModel, "0", "--multilingual"], { stdio: "ignore" });
 
-  const [bPort, wPort, b2Port, w2Port, w3Port, deadPort] = [
+  const [bPort, wPort, b2Port, w2Port, w3Port, deadPort, b4Port, w4Port] = [
+    await freePort(),
+    await freePort(),
     await freePort(),
     await freePort(),
     await freePort(),
@@ -138,6 +144,8 @@ before(async () => {
   backend2 = `http://127.0.0.1:${b2Port}`;
   web2 = `http://127.0.0.1:${w2Port}`;
   web3 = `http://127.0.0.1:${w3Port}`;
+  backend4 = `http://127.0.0.1:${b4Port}`;
+  web4 = `http://127.0.0.1:${w4Port}`;
   // Configured through the environment, as in the server image (Dockerfile.base / Dockerfile.web).
   const backendEnv = (port, out) => ({
     CHATTERBOX_HOST: "127.0.0.1",
@@ -172,12 +180,19 @@ before(async () => {
   const w = nextServer("next", wPort, backend);
   const w2 = nextServer("next (limits)", w2Port, backend2, STALE_ENV);
   const w3 = nextServer("next (no backend)", w3Port, `http://127.0.0.1:${deadPort}`);
+  const b4 = start("chatterbox-server (multilingual)", SERVER_BIN, [], {
+    ...backendEnv(b4Port, "out4"),
+    CHATTERBOX_MODEL_DIR: mtlModel,
+  });
+  const w4 = nextServer("next (multilingual)", w4Port, backend4);
   await Promise.all([
     waitFor(`${backend}/health`, b, 120),
     waitFor(`${web}/tts`, w, 60),
     waitFor(`${backend2}/health`, b2, 120),
     waitFor(`${web2}/tts`, w2, 60),
     waitFor(`${web3}/tts`, w3, 60),
+    waitFor(`${backend4}/health`, b4, 120),
+    waitFor(`${web4}/tts`, w4, 60),
   ]);
 
   browser = await chromium.launch({
@@ -682,6 +697,53 @@ test("voice conversion tab: a recording spoken again in the built-in, a saved or
   assert.equal(bad.status(), 422);
   await shown.filter({ hasText: (await bad.json()).error.message }).waitFor();
   await p.screenshot({ path: path.join(RESULTS, "vc.png"), fullPage: true });
+  await p.close();
+  assert.deepEqual(errors, []);
+});
+
+test("the language picker: none for an English-only model, /info's languages for a multilingual one", async () => {
+  assert.deepEqual(fixture.languages, [{ code: "en", name: "English" }]);
+  assert.equal(await page.getByLabel("Language").count(), 0, "no picker for one language");
+  const [plain] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    page.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(plain.status(), 200);
+  assert.ok(!(plain.request().postData() ?? "").includes('name="language"'), "no language sent");
+
+  const info = await (await fetch(`${backend4}/info`)).json();
+  assert.equal(info.model.variant, "multilingual");
+  assert.ok(info.languages.length > 1);
+  const errors = [];
+  const p = await newPage(errors);
+  await p.goto(`${web4}/tts`);
+  const language = p.getByLabel("Language");
+  await language.waitFor();
+  assert.deepEqual(
+    await language.locator("option").evaluateAll((os) => os.map((o) => o.value)),
+    info.languages.map((l) => l.code),
+  );
+  assert.equal(await language.inputValue(), "en", "English first");
+  await language.selectOption("fr");
+  await p.getByLabel("Text").fill("Bonjour tout le monde.");
+  await p.getByText("Advanced").click();
+  await p.getByLabel("Max speech tokens").fill("20");
+  const [res] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith("/api/tts/synthesize")),
+    p.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(res.status(), 200, await res.text());
+  assert.match(res.request().postData() ?? "", /name="language"\r\n\r\nfr\r\n/);
+  await p.getByTestId("status").filter({ hasText: "Done" }).waitFor();
+
+  await p.getByLabel("Speed").selectOption("1.25");
+  const [fast] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith("/api/tts/tts")),
+    p.getByRole("button", { name: "Synthesize" }).click(),
+  ]);
+  assert.equal(fast.status(), 200, await fast.text());
+  assert.equal(JSON.parse(fast.request().postData() ?? "{}").language, "fr");
+  await p.screenshot({ path: path.join(RESULTS, "tts-language.png"), fullPage: true });
   await p.close();
   assert.deepEqual(errors, []);
 });

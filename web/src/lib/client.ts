@@ -70,6 +70,8 @@ export interface SynthesisRequest {
   voice: string | null;
   /** Ask for chunked audio/wav as it is produced instead of JSON. */
   stream?: boolean;
+  /** The text's language (ISO 639-1); null: the server's default. */
+  language?: string | null;
   /** Generation parameters by name; empty ones are left out (the backend's defaults apply). */
   params: Readonly<Record<string, string>>;
 }
@@ -83,6 +85,7 @@ export function synthesisForm(r: SynthesisRequest): FormData {
   if (r.voicePrompt) form.append("voice_prompt" satisfies keyof SynthesizeForm, r.voicePrompt, r.voicePrompt.name);
   else if (r.voice) field("voice", r.voice);
   if (r.stream) field("stream", "true");
+  if (r.language) field("language", r.language);
   for (const [name, value] of Object.entries(r.params)) {
     const v = value.trim();
     if (v !== "") form.append(name, v);
@@ -231,12 +234,15 @@ export interface SpeakRequest {
   voice: string;
   speed: number;
   format: AudioFormat;
+  language?: string | null;
   params: Readonly<Record<string, string>>;
 }
 
 /** POST /api/tts/tts (stateless, nothing stored): the audio in the asked format. */
 export async function speak(r: SpeakRequest, signal: AbortSignal): Promise<Outcome<Blob>> {
-  const fields = [JSON.stringify({ text: r.text, voice: r.voice, rate: r.speed, format: r.format }).slice(1, -1)];
+  const head: Record<string, unknown> = { text: r.text, voice: r.voice, rate: r.speed, format: r.format };
+  if (r.language) head.language = r.language;
+  const fields = [JSON.stringify(head).slice(1, -1)];
   for (const [name, value] of Object.entries(r.params)) {
     const v = value.trim();
     if (v === "") continue;

@@ -28,8 +28,15 @@ export interface UiInfo {
   parameters: UiParam[];
   /** Samples per second of the audio the model makes. */
   sampleRate: number;
+  /** Languages the model speaks (ISO 639-1 code and name); a picker is shown for more than one. */
+  languages: UiLanguage[];
   /** Encodings the server produces (none listed: only the stored file is offered). */
   formats: AudioFormat[];
+}
+
+export interface UiLanguage {
+  code: string;
+  name: string;
 }
 
 /** Every encoding of the contract; a format /info lists that is not here is an error. */
@@ -84,10 +91,16 @@ export function parseInfo(raw: unknown): UiInfo {
   const formats = root.formats;
   if (!Array.isArray(formats)) throw new Error("formats is missing or not a list");
   const model = object(root.model, "model");
+  const langs = root.languages ?? [];
+  if (!Array.isArray(langs)) throw new Error("languages is not a list");
   return {
     limits,
     parameters: list.map(param),
     sampleRate: number(model.sample_rate, "model.sample_rate"),
+    languages: langs.map((raw, i) => {
+      const l = object(raw, `languages[${i}]`);
+      return { code: string(l.code, `languages[${i}].code`), name: string(l.name, `languages[${i}].name`) };
+    }),
     formats: formats.map((f, i) => {
       const known = AUDIO_FORMATS.find((k) => k === f);
       if (!known) throw new Error(`formats[${i}]: unknown format ${JSON.stringify(f)}`);

@@ -14,6 +14,7 @@ import type { AudioFormat } from "@/lib/api";
 import type { Problem } from "@/lib/client";
 import { defaultValues, type ParamValues } from "@/lib/params";
 import OutputPanel from "./OutputPanel";
+import LanguagePicker from "./LanguagePicker";
 import ParamsPanel from "./ParamsPanel";
 import ResultPanel, { StreamStatus } from "./ResultPanel";
 import TextField, { countChars } from "./TextField";
@@ -62,6 +63,19 @@ export default function TtsForm() {
     if (libraryReady && choice !== CLIP && !names.includes(choice)) setChoice("default");
   }, [libraryReady, names, choice]);
 
+  // The language: English when the model speaks it, else its first; a picker only for several.
+  const languages = info?.languages;
+  const [language, setLanguage] = useState<string | null>(null);
+  useEffect(() => {
+    if (!languages || languages.length === 0) return setLanguage(null);
+    setLanguage((cur) =>
+      cur && languages.some((l) => l.code === cur)
+        ? cur
+        : (languages.find((l) => l.code === "en") ?? languages[0]).code,
+    );
+  }, [languages]);
+  const sentLanguage = languages && languages.length > 1 ? language : null;
+
   const formats = info?.formats ?? [];
   useEffect(() => {
     if (formats.length > 0 && !formats.includes(format)) setFormat(formats[0]);
@@ -82,7 +96,10 @@ export default function TtsForm() {
     if (!canSubmit || !info) return;
     const paramValues = Object.fromEntries(info.parameters.map((p) => [p.name, params[p.name] ?? ""]));
     if (effectiveSpeed !== 1) {
-      await synth.runSpeak({ text, voice: choice, speed: effectiveSpeed, format, params: paramValues }, info.sampleRate);
+      await synth.runSpeak(
+        { text, voice: choice, speed: effectiveSpeed, format, language: sentLanguage, params: paramValues },
+        info.sampleRate,
+      );
       return;
     }
     const voice = clip ? picker.voice : null;
@@ -91,6 +108,7 @@ export default function TtsForm() {
       sessionId: stored.session?.sessionId ?? null,
       voicePrompt: voice && !voice.inSession ? voice.file : null,
       voice: clip ? null : choice,
+      language: sentLanguage,
       params: paramValues,
     };
     let done: { sessionId: string } | null;
@@ -129,6 +147,10 @@ export default function TtsForm() {
     <>
       <form className="tts" onSubmit={submit} aria-busy={synth.busy || loading}>
         <TextField value={text} onChange={setText} maxChars={limits?.max_text_chars ?? null} />
+
+        {languages && languages.length > 1 && language && (
+          <LanguagePicker languages={languages} value={language} onChange={setLanguage} />
+        )}
 
         <VoicePicker
           picker={picker}
