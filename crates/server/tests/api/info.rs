@@ -19,6 +19,7 @@ async fn info_describes_model_limits_parameters_voices_and_formats() {
         keys(&v),
         [
             "formats",
+            "languages",
             "limits",
             "model",
             "parameters",
