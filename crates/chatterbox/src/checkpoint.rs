@@ -26,12 +26,11 @@ pub fn open_checkpoint(path: &Path, device: &Device) -> Result<VarBuilder<'stati
                 msg: "file not found".into(),
             });
         }
-        let pth = candle_core::pickle::PthTensors::new(path, None).map_err(|e| {
-            Error::Checkpoint {
+        let pth =
+            candle_core::pickle::PthTensors::new(path, None).map_err(|e| Error::Checkpoint {
                 path: path.to_path_buf(),
                 msg: format!("not a PyTorch state dict: {e}"),
-            }
-        })?;
+            })?;
         return Ok(VarBuilder::from_backend(
             Box::new(pth),
             DType::F32,

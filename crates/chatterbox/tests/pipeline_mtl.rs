@@ -26,7 +26,10 @@ fn multilingual_directory_is_detected_and_speaks_languages() -> anyhow::Result<(
     let (model, dir) = model("generate")?;
     assert_eq!(Variant::detect(&dir)?, Variant::Multilingual);
     assert_eq!(model.variant(), Variant::Multilingual);
-    assert_eq!(Variant::Multilingual.default_params().repetition_penalty, 2.0);
+    assert_eq!(
+        Variant::Multilingual.default_params().repetition_penalty,
+        2.0
+    );
     // Not loadable as the original model (different T3 file and vocabulary).
     assert!(
         Chatterbox::load_variant_with(&dir, Some(Variant::Original), &Default::default()).is_err()
@@ -50,7 +53,9 @@ fn multilingual_directory_is_detected_and_speaks_languages() -> anyhow::Result<(
     );
     let e = model.generate("Hallo.", None, &params(Some("xx")), &|| false);
     match e {
-        Err(Error::InvalidArgument(m)) => assert!(m.contains("supported") && m.contains("zh"), "{m}"),
+        Err(Error::InvalidArgument(m)) => {
+            assert!(m.contains("supported") && m.contains("zh"), "{m}")
+        }
         other => panic!("expected an unsupported-language error, got {other:?}"),
     }
     std::fs::remove_dir_all(&dir)?;

@@ -230,18 +230,19 @@ impl SynthesisRequest {
             .map_err(|e| ApiError::InvalidParam(e.to_string()))?;
         // An empty language is absent (English); others must be the model's.
         if let Some(l) = f.language.filter(|l| !l.trim().is_empty()) {
-            let code = variant.resolve_language(Some(&l)).map_err(|_| {
-                ApiError::UnsupportedLanguage {
-                    language: l.clone(),
-                    model: variant.name(),
-                    supported: variant
-                        .languages()
-                        .iter()
-                        .map(|(c, _)| *c)
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                }
-            })?;
+            let code =
+                variant
+                    .resolve_language(Some(&l))
+                    .map_err(|_| ApiError::UnsupportedLanguage {
+                        language: l.clone(),
+                        model: variant.name(),
+                        supported: variant
+                            .languages()
+                            .iter()
+                            .map(|(c, _)| *c)
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    })?;
             params.language = Some(code.to_string());
         }
         params

@@ -286,8 +286,10 @@ pub fn tiny_mtl_tokenizer_json() -> String {
     if let Some(vocab) = v["model"]["vocab"].as_object_mut() {
         for t in tags.iter().cloned().chain(cj) {
             vocab.insert(t.clone(), next.into());
-            added_specials.push(serde_json::json!({"id": next, "content": t, "single_word": false,
-                "lstrip": false, "rstrip": false, "normalized": false, "special": true}));
+            added_specials.push(
+                serde_json::json!({"id": next, "content": t, "single_word": false,
+                "lstrip": false, "rstrip": false, "normalized": false, "special": true}),
+            );
             next += 1;
         }
         for t in letters {
@@ -304,8 +306,20 @@ pub fn tiny_mtl_tokenizer_json() -> String {
 /// A tiny `Cangjie5_TC.json`: a few common characters with their Cangjie codes.
 pub fn tiny_cangjie_json() -> String {
     serde_json::json!([
-        "你\tonf", "好\tvnd", "世\tpt", "界\twol", "中\tl", "文\tyk", "我\thqi", "是\tamyo",
-        "的\thaipi", "人\to", "大\tk", "天\tmk", "日\ta", "曰\ta"
+        "你\tonf",
+        "好\tvnd",
+        "世\tpt",
+        "界\twol",
+        "中\tl",
+        "文\tyk",
+        "我\thqi",
+        "是\tamyo",
+        "的\thaipi",
+        "人\to",
+        "大\tk",
+        "天\tmk",
+        "日\ta",
+        "曰\ta"
     ])
     .to_string()
 }

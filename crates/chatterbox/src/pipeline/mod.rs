@@ -416,7 +416,8 @@ impl Chatterbox {
                 drop_invalid_tokens(&speech)
             }
             TextToSpeech::Multilingual { t3, tokenizer } => {
-                let language = Variant::Multilingual.resolve_language(params.language.as_deref())?;
+                let language =
+                    Variant::Multilingual.resolve_language(params.language.as_deref())?;
                 let ids = tokenizer.encode_with_bounds(&punc_norm_mtl(text), Some(language))?;
                 let cond = T3Cond {
                     emotion_adv: params.exaggeration,

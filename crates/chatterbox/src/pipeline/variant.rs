@@ -133,10 +133,7 @@ impl Variant {
 
     /// The first of `candidates` present in `dir`.
     pub fn find_in(dir: &Path, candidates: &[&str]) -> Option<std::path::PathBuf> {
-        candidates
-            .iter()
-            .map(|f| dir.join(f))
-            .find(|p| p.is_file())
+        candidates.iter().map(|f| dir.join(f)).find(|p| p.is_file())
     }
 
     /// Every released file this variant reads (what the hub download fetches). The Turbo repo's
@@ -345,10 +342,19 @@ mod tests {
         assert_eq!(Variant::Multilingual.hub_repo(), "ResembleAI/chatterbox");
         assert_eq!(Variant::Multilingual.languages().len(), 23);
         assert_eq!(Variant::Original.languages(), &[("en", "English")]);
-        assert_eq!(Variant::Original.resolve_language(Some("EN")).ok(), Some("en"));
+        assert_eq!(
+            Variant::Original.resolve_language(Some("EN")).ok(),
+            Some("en")
+        );
         assert!(Variant::Turbo.resolve_language(Some("fr")).is_err());
-        assert_eq!(Variant::Multilingual.resolve_language(Some("Fr")).ok(), Some("fr"));
-        assert_eq!(Variant::Multilingual.resolve_language(None).ok(), Some("en"));
+        assert_eq!(
+            Variant::Multilingual.resolve_language(Some("Fr")).ok(),
+            Some("fr")
+        );
+        assert_eq!(
+            Variant::Multilingual.resolve_language(None).ok(),
+            Some("en")
+        );
         assert_eq!(
             Variant::Multilingual.default_params().repetition_penalty,
             2.0

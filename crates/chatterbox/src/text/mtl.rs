@@ -331,7 +331,10 @@ mod tests {
     #[test]
     fn cangjie_codes_and_indices() -> Result<()> {
         let cj = Cangjie::from_json(r#"["日\ta", "曰\ta", "月\tb\textra", "日\ta"]"#)?;
-        assert_eq!(cj.convert("日曰月x"), "[cj_a][cj_.][cj_a][cj_1][cj_.][cj_b][cj_.]x");
+        assert_eq!(
+            cj.convert("日曰月x"),
+            "[cj_a][cj_.][cj_a][cj_1][cj_.][cj_b][cj_.]x"
+        );
         assert!(Cangjie::from_json(r#"["bad"]"#).is_err());
         Ok(())
     }

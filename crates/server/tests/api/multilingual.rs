@@ -6,7 +6,9 @@
 use reqwest::multipart::Form;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_playable, spawn_app, spawn_app_with, tiny_multilingual_model, TestApp};
+use crate::helpers::{
+    assert_playable, spawn_app, spawn_app_with, tiny_multilingual_model, TestApp,
+};
 
 async fn post(app: &TestApp, path: &str, body: Value) -> (u16, Vec<u8>) {
     let r = app.client.post(app.url(path)).json(&body).send();
@@ -21,8 +23,7 @@ fn error_of(bytes: &[u8]) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_multilingual_directory_serves_23_languages() {
-    let app =
-        spawn_app_with(|c| c.model_dir = Some(tiny_multilingual_model().to_path_buf())).await;
+    let app = spawn_app_with(|c| c.model_dir = Some(tiny_multilingual_model().to_path_buf())).await;
 
     let (st, info) = app.get_json("/info").await;
     assert_eq!(st, 200);
@@ -38,9 +39,7 @@ async fn a_multilingual_directory_serves_23_languages() {
     assert_eq!(rep["default"], 2.0, "the multilingual default");
 
     // JSON, seeded: the same request gives the same audio; languages change it.
-    let body = |lang: &str| {
-        json!({"text": "Bonjour tout le monde.", "language": lang, "seed": 5, "max_new_tokens": 20})
-    };
+    let body = |lang: &str| json!({"text": "Bonjour tout le monde.", "language": lang, "seed": 5, "max_new_tokens": 20});
     let (st, v) = app.synthesize_json(body("fr")).await;
     assert_eq!(st, 200, "{v}");
     let (_, fr) = app.play(v["session_id"].as_str().expect("sid")).await;
@@ -74,8 +73,13 @@ async fn a_multilingual_directory_serves_23_languages() {
     assert_eq!(st, 400, "{v}");
     assert_eq!(v["error"]["code"], "unsupported_language");
     let msg = v["error"]["message"].as_str().unwrap_or("");
-    assert!(msg.contains("\"xx\"") && msg.contains("ja") && msg.contains("zh"), "{msg}");
-    let (st, v) = app.synthesize_json(json!({"text": "Hi.", "language": 7})).await;
+    assert!(
+        msg.contains("\"xx\"") && msg.contains("ja") && msg.contains("zh"),
+        "{msg}"
+    );
+    let (st, v) = app
+        .synthesize_json(json!({"text": "Hi.", "language": 7}))
+        .await;
     assert_eq!(st, 400, "{v}");
 
     // A form.
@@ -86,9 +90,14 @@ async fn a_multilingual_directory_serves_23_languages() {
         .text("max_new_tokens", "20");
     let (st, v) = app.synthesize_form(form).await;
     assert_eq!(st, 200, "{v}");
-    let form = Form::new().text("text", "Hola.").text("language", "klingon");
+    let form = Form::new()
+        .text("text", "Hola.")
+        .text("language", "klingon");
     let (st, v) = app.synthesize_form(form).await;
-    assert_eq!((st.as_u16(), &v["error"]["code"]), (400, &json!("unsupported_language")));
+    assert_eq!(
+        (st.as_u16(), &v["error"]["code"]),
+        (400, &json!("unsupported_language"))
+    );
 
     // /tts and the OpenAI endpoint (an extra field) speak the same thing.
     let (st, tts) = post(
@@ -114,7 +123,10 @@ async fn a_multilingual_directory_serves_23_languages() {
         json!({"text": "Guten Tag.", "language": "xx", "format": "wav"}),
     )
     .await;
-    assert_eq!((st, &error_of(&e)["error"]["code"]), (400, &json!("unsupported_language")));
+    assert_eq!(
+        (st, &error_of(&e)["error"]["code"]),
+        (400, &json!("unsupported_language"))
+    );
     let (st, e) = post(
         &app,
         "/v1/audio/speech",
@@ -129,7 +141,10 @@ async fn a_multilingual_directory_serves_23_languages() {
 async fn an_english_server_accepts_only_english() {
     let app = spawn_app().await;
     let (_, info) = app.get_json("/info").await;
-    assert_eq!(info["languages"], json!([{"code": "en", "name": "English"}]));
+    assert_eq!(
+        info["languages"],
+        json!([{"code": "en", "name": "English"}])
+    );
     let (st, v) = app
         .synthesize_json(json!({"text": "Hello.", "language": "en", "max_new_tokens": 10}))
         .await;

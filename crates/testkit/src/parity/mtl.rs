@@ -12,7 +12,8 @@ use std::path::Path;
 use super::{compare, exact, Check, Fixture, Report, TOL_F32};
 use crate::{Error, Result};
 use chatterbox::models::t3::{
-    AlignmentStreamAnalyzer, LlamaCache, SamplingParams, T3Cond, T3Config, T3};
+    AlignmentStreamAnalyzer, LlamaCache, SamplingParams, T3Cond, T3Config, T3,
+};
 use chatterbox::text::{normalize_language, punc_norm_mtl, MtlTokenizer};
 
 pub(super) const CHECKS: &[(&str, Check)] = &[
@@ -270,7 +271,8 @@ fn check_mtl_t3(dir: &Path) -> Result<Vec<Report>> {
             fx.vec(&format!("{name}.uniforms"))?
         };
         let mut it = uniforms.into_iter();
-        let mut stream = t3.generate_with(&cond, &text, &params, move || it.next().unwrap_or(0.5))?;
+        let mut stream =
+            t3.generate_with(&cond, &text, &params, move || it.next().unwrap_or(0.5))?;
         let mut got = Vec::new();
         for tok in stream.by_ref() {
             got.push(tok?);
@@ -312,12 +314,7 @@ fn check_mtl_t3(dir: &Path) -> Result<Vec<Report>> {
                 });
             }
         }
-        out.push(exact(
-            &format!("mtl.t3_{name}_analyzer"),
-            bad,
-            n,
-            first,
-        ));
+        out.push(exact(&format!("mtl.t3_{name}_analyzer"), bad, n, first));
     }
     Ok(out)
 }

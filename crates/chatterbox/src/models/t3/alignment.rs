@@ -83,7 +83,12 @@ impl AlignmentStreamAnalyzer {
     /// heads' attention probabilities (each row at least `text_end` long); `logits` are the
     /// CFG-combined logits, changed in place; `last_token` is the last id fed back (the BOS
     /// 6561 at the first step).
-    pub fn step(&mut self, attn: &[Vec<f32>], logits: &mut [f32], last_token: u32) -> AlignmentStep {
+    pub fn step(
+        &mut self,
+        attn: &[Vec<f32>],
+        logits: &mut [f32],
+        last_token: u32,
+    ) -> AlignmentStep {
         let s = self.text_len();
         let mut last_argmax = 0usize;
         for row in attn {
@@ -118,7 +123,9 @@ impl AlignmentStreamAnalyzer {
         if self.complete && self.completed_at.is_none() {
             self.completed_at = Some(t);
         }
-        let tail_rows = self.completed_at.map_or(&self.rows[t..], |a| &self.rows[a.min(t)..]);
+        let tail_rows = self
+            .completed_at
+            .map_or(&self.rows[t..], |a| &self.rows[a.min(t)..]);
         let long_tail = self.complete
             && (s.saturating_sub(3)..s)
                 .map(|col| tail_rows.iter().map(|r| r[col]).sum::<f32>())

@@ -265,11 +265,7 @@ impl Llama {
         let mut x = embeds.to_dtype(DType::F32)?;
         for (li, (layer, kv)) in self.layers.iter().zip(cache.layers.iter_mut()).enumerate() {
             let h = layer.input_layernorm.forward(&x)?;
-            let heads: Vec<usize> = probes
-                .iter()
-                .filter(|p| p.0 == li)
-                .map(|p| p.1)
-                .collect();
+            let heads: Vec<usize> = probes.iter().filter(|p| p.0 == li).map(|p| p.1).collect();
             let (h, maps) = layer
                 .self_attn
                 .forward(&h, &cos, &sin, mask.as_ref(), kv, &heads)?;

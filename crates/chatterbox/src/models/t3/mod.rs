@@ -305,11 +305,7 @@ impl T3 {
         let mut cache = LlamaCache::new(&self.cfg.llama, prefix.dim(1)? + params.max_new_tokens);
         let mut analyzer = self.cfg.is_multilingual().then(|| {
             let lc = cond_emb.dim(1).unwrap_or(0);
-            AlignmentStreamAnalyzer::new(
-                lc,
-                lc + text_tokens.len(),
-                self.cfg.stop_speech_token,
-            )
+            AlignmentStreamAnalyzer::new(lc, lc + text_tokens.len(), self.cfg.stop_speech_token)
         });
         let mut attn = None;
         let logits = if params.max_new_tokens > 0 {
@@ -413,7 +409,11 @@ impl TokenStream<'_> {
         }
         if let Some(a) = &mut self.analyzer {
             let attn = self.attn.take().unwrap_or_default();
-            let last = self.ids.last().copied().unwrap_or(self.t3.cfg.start_speech_token);
+            let last = self
+                .ids
+                .last()
+                .copied()
+                .unwrap_or(self.t3.cfg.start_speech_token);
             self.alignment.push(a.step(&attn, &mut row, last));
         }
         let u = (self.uniform)();
