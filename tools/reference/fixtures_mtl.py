@@ -436,7 +436,39 @@ def mtl_pt(rng, out, seed):
     import collections
 
     torch.save(collections.OrderedDict(sd), str(out / "mtl_state.pt"))
+    from fixtures_cond import patch_serialization_id
+
+    patch_serialization_id(out / "mtl_state.pt", seed)
     save_file({k: v.contiguous() for k, v in sd.items()}, str(out / "mtl_state.safetensors"))
 
 
 FIXTURES.append(mtl_pt)
+
+
+def mtl_ve_pt(rng, out, seed):
+    """A voice encoder (hidden 32) saved the way `ve.pt` ships
+    (`torch.save` of its f32 state dict) and its embedding of a clip (`embeds_from_wavs`): the
+    port loads the `.pt` through the model loader (every key requested, none missing) and must
+    give the same embedding."""
+    from chatterbox.models.voice_encoder import VoiceEncoder
+    from chatterbox.models.voice_encoder.config import VoiceEncConfig
+    from fixtures_cond import _randomise, patch_serialization_id
+    from fxcommon import speechlike
+
+    gen = torch.Generator().manual_seed(int(rng.randint(0, 2**31)))
+    hp = VoiceEncConfig()
+    hp.ve_hidden_size = 32
+    ve = VoiceEncoder(hp)
+    _randomise(ve, gen)
+    ve.eval()
+    import collections
+
+    path = out / "mtl_ve.pt"
+    torch.save(collections.OrderedDict(ve.state_dict()), str(path))
+    patch_serialization_id(path, seed)
+    wav = speechlike(rng, 16000, 2.6)
+    embed = ve.embeds_from_wavs([wav], sample_rate=16000)
+    save(out / "mtl_ve.safetensors", {"wav16k": wav, "embed": embed}, seed)
+
+
+FIXTURES.append(mtl_ve_pt)
