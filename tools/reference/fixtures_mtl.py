@@ -31,7 +31,36 @@ from chatterbox.models.t3.modules.t3_config import T3Config
 from chatterbox.models.t3 import t3 as t3mod
 
 from fxcommon import save
-from fixtures_t3 import run_generation
+from fixtures_t3 import inverse_cdf
+
+
+def run_generation(t3, cond, text, kw, uniforms=None):
+    """`fixtures_t3.run_generation`, except that each uniform is moved to the middle of the
+    probability interval of the token it draws (the same token): a draw within float rounding of
+    an interval's edge (the 14-layer model's logits differ from ours by ~1e-5 relative) would make
+    the comparison depend on rounding instead of on the port. `uniforms` is updated in place."""
+    step = [0]
+
+    def fake_multinomial(probs, num_samples=1):
+        if uniforms is None:
+            tok = int(torch.argmax(probs[0]))
+        else:
+            u = torch.tensor(uniforms[step[0]], dtype=torch.float32)
+            tok = inverse_cdf(probs, u)
+            cdf = probs[0].double().cumsum(-1)
+            lo = float(cdf[tok - 1]) if tok > 0 else 0.0
+            uniforms[step[0]] = float(np.float32((lo + float(cdf[tok])) / 2))
+            assert inverse_cdf(probs, torch.tensor(uniforms[step[0]], dtype=torch.float32)) == tok
+            step[0] += 1
+        return torch.tensor([[tok]], dtype=torch.long)
+
+    real = torch.multinomial
+    torch.multinomial = fake_multinomial
+    try:
+        out = t3.inference(t3_cond=cond, text_tokens=torch.cat([text, text]), **kw)
+    finally:
+        torch.multinomial = real
+    return out[0]
 
 logging.getLogger("chatterbox").setLevel(logging.ERROR)
 logging.getLogger(tokmod.__name__).setLevel(logging.ERROR)
@@ -341,7 +370,7 @@ def mtl_t3(rng, out, seed):
     runs = dict(
         gen_default=dict(max_new_tokens=40, temperature=0.8, top_p=1.0, min_p=0.05, repetition_penalty=2.0,
                          cfg_weight=0.5),
-        gen_hot=dict(max_new_tokens=40, temperature=1.5, top_p=0.9, min_p=0.0, repetition_penalty=1.0,
+        gen_hot=dict(max_new_tokens=40, temperature=1.0, top_p=0.8, min_p=0.02, repetition_penalty=1.0,
                      cfg_weight=0.3),
         gen_greedy=dict(max_new_tokens=30, temperature=1.0, top_p=1.0, min_p=0.05, repetition_penalty=1.0,
                         cfg_weight=0.5),
@@ -353,11 +382,12 @@ def mtl_t3(rng, out, seed):
             u = None if greedy else rng.uniform(0, 1, kw["max_new_tokens"]).astype(np.float32)
             cond = T3Cond(speaker_emb=speaker.clone(), cond_prompt_speech_tokens=prompt.clone(),
                           emotion_adv=exaggeration * torch.ones(1, 1, 1))
-            toks = run_generation(t3, cond, text, kw, None if u is None else [float(x) for x in u])
+            draws = None if u is None else [float(x) for x in u]
+            toks = run_generation(t3, cond, text, kw, draws)
             t[f"{name}.tokens"] = toks.to(torch.int64)
             t[f"{name}.analyzer"] = torch.tensor(record, dtype=torch.float32)
-            if u is not None:
-                t[f"{name}.uniforms"] = torch.from_numpy(u)
+            if draws is not None:
+                t[f"{name}.uniforms"] = torch.tensor(draws, dtype=torch.float32)
     finally:
         asa.AlignmentStreamAnalyzer.step = real_step
     t.update(sd)
@@ -406,7 +436,39 @@ def mtl_pt(rng, out, seed):
     import collections
 
     torch.save(collections.OrderedDict(sd), str(out / "mtl_state.pt"))
+    from fixtures_cond import patch_serialization_id
+
+    patch_serialization_id(out / "mtl_state.pt", seed)
     save_file({k: v.contiguous() for k, v in sd.items()}, str(out / "mtl_state.safetensors"))
 
 
 FIXTURES.append(mtl_pt)
+
+
+def mtl_ve_pt(rng, out, seed):
+    """A voice encoder (hidden 32) saved the way `ve.pt` ships
+    (`torch.save` of its f32 state dict) and its embedding of a clip (`embeds_from_wavs`): the
+    port loads the `.pt` through the model loader (every key requested, none missing) and must
+    give the same embedding."""
+    from chatterbox.models.voice_encoder import VoiceEncoder
+    from chatterbox.models.voice_encoder.config import VoiceEncConfig
+    from fixtures_cond import _randomise, patch_serialization_id
+    from fxcommon import speechlike
+
+    gen = torch.Generator().manual_seed(int(rng.randint(0, 2**31)))
+    hp = VoiceEncConfig()
+    hp.ve_hidden_size = 32
+    ve = VoiceEncoder(hp)
+    _randomise(ve, gen)
+    ve.eval()
+    import collections
+
+    path = out / "mtl_ve.pt"
+    torch.save(collections.OrderedDict(ve.state_dict()), str(path))
+    patch_serialization_id(path, seed)
+    wav = speechlike(rng, 16000, 2.6)
+    embed = ve.embeds_from_wavs([wav], sample_rate=16000)
+    save(out / "mtl_ve.safetensors", {"wav16k": wav, "embed": embed}, seed)
+
+
+FIXTURES.append(mtl_ve_pt)

@@ -1,8 +1,8 @@
 //! Text in, WAV out, from the command line.
 //!
 //! `cargo run --release --example synthesize -- --model-dir DIR --text "..." [--voice clip.wav]
-//!  [--model original|turbo] [--seed N] [--exaggeration X] [--cfg-weight X] [--temperature X]
-//!  [--top-p X] [--top-k N] [--min-p X] [--repetition-penalty X] [--max-new-tokens N]
+//!  [--model original|turbo|multilingual] [--language xx] [--seed N] [--exaggeration X]
+//!  [--cfg-weight X] [--temperature X] [--top-p X] [--top-k N] [--min-p X] [--repetition-penalty X] [--max-new-tokens N]
 //!  [--quantize none|q8|q4] --out out.wav`
 //!
 //! The model variant is detected from the directory (or named with `--model`, which also picks the
@@ -70,6 +70,7 @@ fn run() -> Result<(), String> {
         };
         match name.as_str() {
             "seed" => p.seed = Some(v.parse().map_err(|_| "--seed: not an integer")?),
+            "language" => p.language = Some(v.clone()),
             "exaggeration" => p.exaggeration = num()?,
             "cfg_weight" => p.cfg_weight = num()?,
             "temperature" => p.temperature = num()?,

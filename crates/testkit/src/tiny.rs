@@ -21,7 +21,7 @@ use chatterbox::models::t3::{Gpt2Config, LlamaConfig, T3Config, T3Turbo, T3Turbo
 use chatterbox::models::voice_encoder::VoiceEncoderConfig;
 use chatterbox::pipeline::{
     Chatterbox, ModelConfig, Variant, CANGJIE_FILE, CONDS_FILE, CONFIG_FILE, MTL_TOKENIZER_FILE,
-    SPECIAL_TOKENS_MAP_FILE, TOKENIZER_FILE, VE_FILE,
+    S3GEN_PT_FILE, SPECIAL_TOKENS_MAP_FILE, TOKENIZER_FILE, VE_FILE, VE_PT_FILE,
 };
 use chatterbox::text::{ADDED_TOKENS_FILE, MERGES_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE};
 use chatterbox::S3GEN_SR;
@@ -383,6 +383,10 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
             let _ = std::fs::remove_file(dir.join(f));
         }
     }
+    // The writer makes safetensors only: a stale `.pt` would be read first.
+    for f in [VE_PT_FILE, S3GEN_PT_FILE] {
+        let _ = std::fs::remove_file(dir.join(f));
+    }
     let cfg_path = dir.join(CONFIG_FILE);
     if *cfg == ModelConfig::released(variant) {
         let _ = std::fs::remove_file(&cfg_path);
@@ -404,9 +408,16 @@ pub fn write_random_checkpoint(dir: &Path, cfg: &ModelConfig, seed: u64) -> Resu
     let s3 = RandomWeights::new(seed.wrapping_mul(3) + 3);
     S3Gen::new(&cfg.s3gen, &s3.var_builder())?;
     ConditioningModels::load(ve.var_builder(), s3.var_builder(), cfg.conditioning)?;
-    ve.save(&dir.join(VE_FILE))?;
-    // Safetensors for every variant (Multilingual also reads them in place of its `.pt` files).
-    s3.save(&dir.join(variant.s3gen_files()[0]))?;
+    // Safetensors for every variant (Multilingual reads them when its `.pt` files are absent).
+    let safetensors = |files: &[&'static str]| {
+        files
+            .iter()
+            .copied()
+            .find(|f| f.ends_with(".safetensors"))
+            .unwrap_or(VE_FILE)
+    };
+    ve.save(&dir.join(safetensors(variant.ve_files())))?;
+    s3.save(&dir.join(safetensors(variant.s3gen_files())))?;
     drop((ve, s3));
 
     let files = match variant {

@@ -62,6 +62,7 @@ parity_tests!(
     mtl_alignment,
     mtl_t3,
     mtl_pt,
+    mtl_ve_pt,
     turbo_sampling,
     turbo_meanflow,
     turbo_text,

@@ -113,21 +113,24 @@ impl Variant {
     }
 
     /// The S3Gen files this variant reads, in order of preference (the first present is used):
-    /// Multilingual takes `s3gen.safetensors` (a converted copy, read lazily) or the released
-    /// `s3gen.pt`.
+    /// Multilingual takes the released `s3gen.pt`, else a `s3gen.safetensors` (a converted copy,
+    /// or a tiny checkpoint's). The `.pt` comes first because the hub snapshot of
+    /// `ResembleAI/chatterbox` is one directory for both models, and the original's
+    /// `s3gen.safetensors` there may hold other weights.
     pub fn s3gen_files(self) -> &'static [&'static str] {
         match self {
             Self::Original => &[S3GEN_FILE],
             Self::Turbo => &[S3GEN_MEANFLOW_FILE],
-            Self::Multilingual => &[S3GEN_FILE, S3GEN_PT_FILE],
+            Self::Multilingual => &[S3GEN_PT_FILE, S3GEN_FILE],
         }
     }
 
-    /// The voice-encoder files this variant reads, in order of preference.
+    /// The voice-encoder files this variant reads, in order of preference (as
+    /// [`Variant::s3gen_files`]).
     pub fn ve_files(self) -> &'static [&'static str] {
         match self {
             Self::Original | Self::Turbo => &[VE_FILE],
-            Self::Multilingual => &[VE_FILE, VE_PT_FILE],
+            Self::Multilingual => &[VE_PT_FILE, VE_FILE],
         }
     }
 

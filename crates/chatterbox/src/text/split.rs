@@ -4,12 +4,14 @@
 //! long text is spoken chunk by chunk. The splitter works in three passes:
 //!
 //! 1. paragraphs (blank lines) never share a chunk;
-//! 2. sentences end at `.` `!` `?` `…` followed by whitespace (or at CJK `。！？` at once), except
+//! 2. sentences end at `.` `!` `?` `…` (and the Arabic `؟`, Urdu `۔`, Devanagari `।` `॥`)
+//!    followed by whitespace, or at once at the CJK `。！？｡．`, except
 //!    after an abbreviation (`Dr.`, `e.g.`), an initial (`J.`), an acronym (`U.S.`) or when the
 //!    next word starts in lower case; a period between digits (`3.14`) or inside a URL is never
 //!    followed by whitespace, so it never ends a sentence;
 //! 3. a sentence longer than [`ChunkOptions::max_chars`] is cut, in order of preference, at a
-//!    sentence end inside a quotation, at a clause boundary (`,` `;` `:` a dash, CJK `，、；：`)
+//!    sentence end inside a quotation, at a clause boundary (`,` `;` `:` a dash, CJK `，、；：`,
+//!    Arabic `،` `؛`)
 //!    outside quotes, at one inside quotes, and at last between words. A single "word" longer
 //!    than the limit (a long URL) stays whole unless it exceeds twice the limit.
 //!
@@ -85,6 +87,13 @@ const CLOSING_QUOTES: &[char] = &['\u{201d}', '\u{00bb}', '\u{300d}', '\u{300f}'
 const CLOSERS: &[char] = &[
     '"', '\'', ')', ']', '\u{2019}', '\u{201d}', '\u{00bb}', '\u{300d}', '\u{300f}', '\u{ff09}',
 ];
+
+/// Sentence ends that need no space after them (CJK full stops, exclamation and question marks;
+/// `｡` is the half-width form).
+const CJK_ENDERS: &str = "。！？｡．";
+/// Sentence ends that count when whitespace (or the end) follows: Latin, Arabic `؟`, Urdu `۔`,
+/// Devanagari `।` `॥` (Hindi).
+const SPACED_ENDERS: &str = ".!?\u{2026}\u{61f}\u{6d4}\u{964}\u{965}";
 
 fn is_cjk(c: char) -> bool {
     matches!(c as u32,
@@ -174,7 +183,7 @@ fn join(a: &str, b: &str) -> String {
     let cjk = a
         .chars()
         .last()
-        .is_some_and(|c| is_cjk(c) || "。！？，、".contains(c));
+        .is_some_and(|c| is_cjk(c) || CJK_ENDERS.contains(c) || "，、".contains(c));
     if cjk {
         format!("{a}{b}")
     } else {
@@ -239,25 +248,25 @@ fn quoted_cuts(chars: &[char]) -> Vec<bool> {
 /// brackets included).
 fn sentence_end(chars: &[char], i: usize) -> Option<usize> {
     let c = chars[i];
-    if "。！？".contains(c) {
+    if CJK_ENDERS.contains(c) {
         let mut j = i + 1;
-        while j < chars.len() && (CLOSERS.contains(&chars[j]) || "。！？".contains(chars[j])) {
+        while j < chars.len() && (CLOSERS.contains(&chars[j]) || CJK_ENDERS.contains(chars[j])) {
             j += 1;
         }
         return Some(j);
     }
-    if !".!?\u{2026}".contains(c) {
+    if !SPACED_ENDERS.contains(c) {
         return None;
     }
     let mut j = i + 1;
-    while j < chars.len() && (CLOSERS.contains(&chars[j]) || ".!?\u{2026}".contains(chars[j])) {
+    while j < chars.len() && (CLOSERS.contains(&chars[j]) || SPACED_ENDERS.contains(chars[j])) {
         j += 1;
     }
     // Only the last mark of a run (`?!`, `...`) decides.
     if j < chars.len() && !chars[j].is_whitespace() {
         return None;
     }
-    if i + 1 < chars.len() && ".!?\u{2026}".contains(chars[i + 1]) {
+    if i + 1 < chars.len() && SPACED_ENDERS.contains(chars[i + 1]) {
         return None;
     }
     if c == '.' && !period_ends_sentence(chars, i, j) {
@@ -298,7 +307,7 @@ fn period_ends_sentence(chars: &[char], i: usize, end: usize) -> bool {
 /// A clause boundary after the character at `i`: the index just past it.
 fn clause_end(chars: &[char], i: usize) -> Option<usize> {
     let c = chars[i];
-    if "，、；：".contains(c) {
+    if "，、；：\u{60c}\u{61b}".contains(c) {
         return Some(i + 1);
     }
     let next_space = chars.get(i + 1).is_some_and(|n| n.is_whitespace());
@@ -547,6 +556,25 @@ mod tests {
             t.concat(),
             "这是一个很长的句子，它有很多部分，每一部分都不短，所以要切开。"
         );
+    }
+
+    #[test]
+    fn sentence_ends_of_other_scripts() {
+        assert_eq!(
+            texts("日本語です｡次の文です．最後！", 300),
+            ["日本語です｡", "次の文です．", "最後！"]
+        );
+        assert_eq!(
+            texts("नमस्ते दुनिया। आप कैसे हैं?", 300),
+            ["नमस्ते दुनिया।", "आप कैसे हैं?"]
+        );
+        assert_eq!(
+            texts("مرحبا بالعالم؟ كيف حالك اليوم.", 300),
+            ["مرحبا بالعالم؟", "كيف حالك اليوم."]
+        );
+        // Arabic commas are clause boundaries.
+        let t = texts("كلمة كلمة، كلمة كلمة، كلمة كلمة", 12);
+        assert_eq!(t[0], "كلمة كلمة،");
     }
 
     #[test]

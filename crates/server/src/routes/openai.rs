@@ -160,6 +160,10 @@ pub struct SpeechRequest {
     /// Extra: seed of the sampler (any of the `/synthesize` generation parameters may be sent
     /// as well: temperature, exaggeration, cfg_weight, …).
     seed: Option<u64>,
+    /// Extra: the language of the input (ISO 639-1, one of `/info`'s `languages`; English when
+    /// absent). Others give 400 `unsupported_language`.
+    #[schema(example = "en")]
+    language: Option<String>,
 }
 
 /// What a stateless speech request asks for, checked.
@@ -304,7 +308,7 @@ pub(crate) async fn speak(
     responses(
         (status = 200, description = "The audio: audio/mpeg, audio/ogg (opus), audio/flac, audio/wav or audio/pcm",
             content_type = "audio/mpeg", body = inline(crate::openapi::AudioBytes)),
-        (status = 400, description = "invalid_json, invalid_param (model, voice, response_format, speed, a generation parameter), unsupported_param, unknown_field, empty_text, voice_not_found", body = OpenAiErrorResponse),
+        (status = 400, description = "invalid_json, invalid_param (model, voice, response_format, speed, a generation parameter), unsupported_param, unsupported_language, unknown_field, empty_text, voice_not_found", body = OpenAiErrorResponse),
         (status = 415, description = "unsupported_media_type", body = OpenAiErrorResponse),
         (status = 422, description = "text_too_long, invalid_text", body = OpenAiErrorResponse),
         (status = 429, description = "queue_full", body = OpenAiErrorResponse,

@@ -101,7 +101,7 @@ pub const SESSION_HEADER: &str = "x-session-id";
                 (AudioBytes = "audio/wav"),
             ),
             headers(("x-session-id" = String, description = "The session (stream=true only)"))),
-        (status = 400, description = "empty_text, invalid_json, invalid_form, unknown_field, invalid_param, unsupported_param (a parameter the running model lacks), invalid_session_id", body = ErrorResponse),
+        (status = 400, description = "empty_text, invalid_json, invalid_form, unknown_field, invalid_param, unsupported_param (a parameter the running model lacks), unsupported_language (a language it does not speak), invalid_session_id", body = ErrorResponse),
         (status = 404, description = "session_not_found, voice_not_found", body = ErrorResponse),
         (status = 413, description = "upload_too_large, field_too_large, body_too_large", body = ErrorResponse),
         (status = 415, description = "unsupported_media_type", body = ErrorResponse),

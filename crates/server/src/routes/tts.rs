@@ -61,6 +61,9 @@ pub struct TtsRequest {
     format: Option<String>,
     /// Seed of the sampler (any `/synthesize` generation parameter may be sent too).
     seed: Option<u64>,
+    /// The language of the text (ISO 639-1, one of `/info`'s `languages`; English when absent).
+    #[schema(example = "en")]
+    language: Option<String>,
 }
 
 /// `"+10%"` → 1.1, `"-20%"` → 0.8, `"1.25"` or `1.25` → 1.25; in range.
@@ -125,7 +128,7 @@ fn parse_tts(body: &[u8], limits: BodyLimits, aliases: &VoiceAliases) -> ApiResu
     responses(
         (status = 200, description = "The audio: audio/mpeg, audio/ogg (opus), audio/flac, audio/wav or audio/pcm",
             content_type = "audio/mpeg", body = inline(crate::openapi::AudioBytes)),
-        (status = 400, description = "invalid_json, invalid_param (rate, format, a generation parameter), unsupported_param, unknown_field, empty_text", body = ErrorResponse),
+        (status = 400, description = "invalid_json, invalid_param (rate, format, a generation parameter), unsupported_param, unsupported_language, unknown_field, empty_text", body = ErrorResponse),
         (status = 404, description = "voice_not_found", body = ErrorResponse),
         (status = 413, description = "body_too_large", body = ErrorResponse),
         (status = 415, description = "unsupported_media_type", body = ErrorResponse),

@@ -27,6 +27,7 @@ async fn info_describes_model_limits_parameters_voices_and_formats() {
             "voices"
         ]
     );
+    assert_eq!(v["languages"], json!([{"code": "en", "name": "English"}]));
     assert_eq!(
         v["model"],
         json!({"name": "chatterbox", "variant": "original", "repository": chatterbox::HUB_REPO, "sample_rate": 24000})

@@ -21,7 +21,28 @@ pub(super) const CHECKS: &[(&str, Check)] = &[
     ("mtl_alignment", check_mtl_alignment),
     ("mtl_t3", check_mtl_t3),
     ("mtl_pt", check_mtl_pt),
+    ("mtl_ve_pt", check_mtl_ve_pt),
 ];
+
+/// A voice encoder shipped as `ve.pt` (a `torch.save`d f32 state dict, hidden 32), loaded through
+/// the model loader: the reference's embedding of a clip.
+fn check_mtl_ve_pt(dir: &Path) -> Result<Vec<Report>> {
+    use chatterbox::checkpoint::open_checkpoint;
+    use chatterbox::models::voice_encoder::{VoiceEncoder, VoiceEncoderConfig};
+    let fx = Fixture::open(dir, "mtl_ve")?;
+    let cfg = VoiceEncoderConfig {
+        hidden: 32,
+        ..VoiceEncoderConfig::default()
+    };
+    let ve = VoiceEncoder::new(cfg, open_checkpoint(&dir.join("mtl_ve.pt"), &Device::Cpu)?)?;
+    let e = ve.embed_utterance(&fx.vec("wav16k")?, &Device::Cpu)?;
+    Ok(vec![compare(
+        "mtl.ve_pt_embedding",
+        &e.embedding,
+        fx.get("embed")?,
+        TOL_F32,
+    )?])
+}
 
 /// A `torch.save`d state dict (the container of `ve.pt` / `s3gen.pt`) read through the model
 /// loader gives the tensors of the same dict saved as safetensors.
