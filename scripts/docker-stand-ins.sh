@@ -35,10 +35,34 @@ else
     command -v debootstrap >/dev/null || { echo "stand-ins: needs debootstrap (apt-get install debootstrap)" >&2; exit 1; }
     debootstrap --variant=minbase bookworm "$tmp/rootfs" "$MIRROR" >"$tmp/debootstrap.log" 2>&1 \
         || { tail -20 "$tmp/debootstrap.log" >&2; exit 1; }
-    # As slim as the official image: no package lists, caches, docs or man pages.
-    rm -rf "$tmp/rootfs"/var/lib/apt/lists/* "$tmp/rootfs"/var/cache/apt/*.bin \
-        "$tmp/rootfs"/var/cache/apt/archives/*.deb "$tmp/rootfs"/usr/share/doc/* \
-        "$tmp/rootfs"/usr/share/man/* "$tmp/rootfs"/usr/share/locale/*
+    rootfs="${tmp:?}/rootfs"
+    [ -x "$rootfs/usr/bin/apt-get" ] || { echo "stand-ins: no root file system in $rootfs" >&2; exit 1; }
+    # Configured as the official image is (debuerreotype): apt keeps no caches or translations,
+    # dpkg installs no docs, man pages or locales; the bookworm, -updates and -security suites.
+    clean='"rm -f /var/cache/apt/archives/*.deb /var/cache/apt/archives/partial/*.deb /var/cache/apt/*.bin || true"'
+    printf '%s\n' "DPkg::Post-Invoke { $clean; };" "APT::Update::Post-Invoke { $clean; };" \
+        'Dir::Cache::pkgcache "";' 'Dir::Cache::srcpkgcache "";' \
+        >"$rootfs/etc/apt/apt.conf.d/docker-clean"
+    printf '%s\n' 'Acquire::Languages "none";' >"$rootfs/etc/apt/apt.conf.d/docker-no-languages"
+    printf '%s\n' 'Acquire::GzipIndexes "true";' 'Acquire::CompressionTypes::Order:: "gz";' \
+        >"$rootfs/etc/apt/apt.conf.d/docker-gzip-indexes"
+    printf '%s\n' 'Apt::AutoRemove::SuggestsImportant "false";' \
+        >"$rootfs/etc/apt/apt.conf.d/docker-autoremove-suggests"
+    printf '%s\n' 'path-exclude /usr/share/doc/*' 'path-include /usr/share/doc/*/copyright' \
+        'path-exclude /usr/share/man/*' 'path-exclude /usr/share/groff/*' \
+        'path-exclude /usr/share/info/*' 'path-exclude /usr/share/lintian/*' \
+        'path-exclude /usr/share/linda/*' 'path-exclude /usr/share/locale/*' \
+        'path-include /usr/share/locale/locale.alias' >"$rootfs/etc/dpkg/dpkg.cfg.d/docker"
+    rm -f "$rootfs/etc/apt/sources.list"
+    printf '%s\n' 'Types: deb' "URIs: $MIRROR" 'Suites: bookworm bookworm-updates' \
+        'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' '' \
+        'Types: deb' "URIs: ${MIRROR%/debian}/debian-security" 'Suites: bookworm-security' \
+        'Components: main' 'Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg' \
+        >"$rootfs/etc/apt/sources.list.d/debian.sources"
+    find "$rootfs/usr/share/doc" -mindepth 1 -not -name copyright -not -type d -delete
+    rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin \
+        "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/usr/share/man/* \
+        "$rootfs"/usr/share/info/* "$rootfs"/usr/share/locale/*
     tar -C "$tmp/rootfs" -c . | "$DOCKER" import \
         --change "LABEL $LABEL" \
         --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
