@@ -52,7 +52,8 @@ cleanup() {
     # shellcheck disable=SC2046 # one id per word
     "$DOCKER" rm -f $("$DOCKER" ps -aq --filter "label=$LABEL") >/dev/null 2>&1 || true
     "$DOCKER" volume rm -f "$P-out" >/dev/null 2>&1 || true
-    rm -rf "$tmp"
+    if [ -e models/chatterbox/.cbx-ci-tiny ]; then rm -rf models/chatterbox; fi
+    rm -rf "$tmp" dist
 }
 trap cleanup EXIT
 cleanup
