@@ -53,6 +53,7 @@ cleanup() {
     "$DOCKER" rm -f $("$DOCKER" ps -aq --filter "label=$LABEL") >/dev/null 2>&1 || true
     "$DOCKER" volume rm -f "$P-out" >/dev/null 2>&1 || true
     if [ -e models/chatterbox/.cbx-ci-tiny ]; then rm -rf models/chatterbox; fi
+    rmdir models 2>/dev/null || true
     rm -rf "$tmp" dist
 }
 trap cleanup EXIT

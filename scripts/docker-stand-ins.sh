@@ -9,8 +9,8 @@
 # The python and node stand-ins also trust this host's CA bundle (NODE_EXTRA_CA_CERTS, pip's
 # cert): where egress goes through a TLS-inspecting proxy, npm and pip in a build need its CA.
 # The Dockerfiles are untouched: with registry access they use the real images.
-# (rust:1.95-bookworm is only needed to compile the server inside Docker, which CI does not do;
-# see README "Deploy".)
+#   rust:1.95-bookworm         only with STANDINS_RUST=1: that + this host's Rust 1.95 toolchain
+#                              (CI does not compile inside Docker; see README "Deploy")
 #   scripts/docker-stand-ins.sh            (root: debootstrap and the Docker socket)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,5 +116,33 @@ RUN ln -s ../lib/node_modules/npm/bin/npm-cli.js /usr/local/bin/npm \\
 CMD ["node"]
 EOF
     "$DOCKER" build -q -t node:20-bookworm-slim "$tmp/node" >/dev/null
+fi
+if [ "${STANDINS_RUST:-0}" != 1 ]; then
+    : # CI does not compile inside Docker (BINARY=prebuilt)
+elif available rust:1.95-bookworm; then
+    echo "stand-ins: rust:1.95-bookworm present"
+else
+    echo "stand-ins: building rust:1.95-bookworm (this host's Rust 1.95 toolchain)"
+    sysroot="$(rustc --print sysroot)"
+    case "$(rustc --version)" in "rustc 1.95."*) ;; *)
+        echo "stand-ins: rust:1.95-bookworm needs Rust 1.95 on this host" >&2
+        exit 1
+        ;;
+    esac
+    mkdir -p "$tmp/rust/toolchain"
+    cp -r "$sysroot/bin" "$sysroot/lib" "$sysroot/libexec" "$tmp/rust/toolchain/"
+    cp "$HOST_CA" "$tmp/rust/host-ca.crt"
+    cat >"$tmp/rust/Dockerfile" <<EOF
+FROM debian:bookworm-slim
+LABEL $LABEL
+COPY host-ca.crt /etc/ssl/certs/host-ca.crt
+ENV CARGO_HOME=/usr/local/cargo PATH=/usr/local/rust/bin:/usr/local/cargo/bin:\$PATH \\
+    CARGO_HTTP_CAINFO=/etc/ssl/certs/host-ca.crt
+RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates gcc libc6-dev make \\
+    && rm -rf /var/lib/apt/lists/*
+COPY toolchain /usr/local/rust
+RUN cargo --version && rustc --version
+EOF
+    "$DOCKER" build -q -t rust:1.95-bookworm "$tmp/rust" >/dev/null
 fi
 "$DOCKER" image ls --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep -E '^(debian|python|node):' || true
