@@ -41,4 +41,7 @@ fi
 if [ ! -s "$dest/conds.pt" ] && [ ! -s "$dest/conds.safetensors" ]; then
     echo "fetch-weights: no conds.pt: requests must upload a voice prompt" >&2
 fi
+# The server runs as an unprivileged user: the weights must be readable by everyone (a copied
+# file may be private to its owner).
+chmod -R a+rX "$dest"
 ls -l "$dest"

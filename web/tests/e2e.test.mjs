@@ -7,6 +7,9 @@
 //   CBX_SERVER_BIN  chatterbox-server        (default $CARGO_TARGET_DIR|../target /release/chatterbox-server)
 //   CBX_TINY_BIN    tiny_checkpoint example  (default …/release/examples/tiny_checkpoint)
 //   CHROMIUM        browser                  (default /usr/bin/chromium)
+// CBX_E2E_WEB and CBX_E2E_BACKEND (both or neither): drive an already running pair instead of
+// starting the first one here (scripts/docker-ci.sh: the docker compose stack, the UI container
+// proxying to the backend container); the other pairs still start here.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
@@ -42,6 +45,8 @@ const pageErrors = [];
 /** backend2's limits (flags), and environment variables web2 is given and must ignore. */
 const LIMITS2 = { maxTextChars: 150, maxUploadBytes: 65536, maxVoiceSeconds: 30 };
 const STALE_ENV = { TTS_MAX_TEXT_CHARS: "999", TTS_MAX_UPLOAD_BYTES: "999999999", TTS_MAX_VOICE_SECONDS: "99" };
+const EXTERNAL = { web: process.env.CBX_E2E_WEB, backend: process.env.CBX_E2E_BACKEND };
+assert.equal(!EXTERNAL.web, !EXTERNAL.backend, "set both CBX_E2E_WEB and CBX_E2E_BACKEND, or neither");
 const fixture = JSON.parse(readFileSync(path.join(webDir, "tests", "fixtures", "info.json"), "utf8"));
 
 function freePort() {
@@ -139,8 +144,8 @@ before(async () => {
     await freePort(),
     await freePort(),
   ];
-  backend = `http://127.0.0.1:${bPort}`;
-  web = `http://127.0.0.1:${wPort}`;
+  backend = EXTERNAL.backend ?? `http://127.0.0.1:${bPort}`;
+  web = EXTERNAL.web ?? `http://127.0.0.1:${wPort}`;
   backend2 = `http://127.0.0.1:${b2Port}`;
   web2 = `http://127.0.0.1:${w2Port}`;
   web3 = `http://127.0.0.1:${w3Port}`;
@@ -155,7 +160,7 @@ before(async () => {
     CHATTERBOX_THREADS: "1",
     RUST_LOG: "warn",
   });
-  const b = start("chatterbox-server", SERVER_BIN, [], backendEnv(bPort, "out"));
+  const b = EXTERNAL.backend ? null : start("chatterbox-server", SERVER_BIN, [], backendEnv(bPort, "out"));
   const b2 = start(
     "chatterbox-server (limits)",
     SERVER_BIN,
@@ -177,7 +182,7 @@ before(async () => {
       NEXT_TELEMETRY_DISABLED: "1",
       ...env,
     });
-  const w = nextServer("next", wPort, backend);
+  const w = EXTERNAL.web ? null : nextServer("next", wPort, backend);
   const w2 = nextServer("next (limits)", w2Port, backend2, STALE_ENV);
   const w3 = nextServer("next (no backend)", w3Port, `http://127.0.0.1:${deadPort}`);
   const b4 = start("chatterbox-server (multilingual)", SERVER_BIN, [], {
@@ -186,8 +191,8 @@ before(async () => {
   });
   const w4 = nextServer("next (multilingual)", w4Port, backend4);
   await Promise.all([
-    waitFor(`${backend}/health`, b, 120),
-    waitFor(`${web}/tts`, w, 60),
+    waitFor(`${backend}/health`, b ?? { name: "backend", child: { exitCode: null }, log: () => "" }, 120),
+    waitFor(`${web}/tts`, w ?? { name: "web", child: { exitCode: null }, log: () => "" }, 60),
     waitFor(`${backend2}/health`, b2, 120),
     waitFor(`${web2}/tts`, w2, 60),
     waitFor(`${web3}/tts`, w3, 60),

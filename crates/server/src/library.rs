@@ -3,14 +3,19 @@
 //! On disk each voice is a directory `<out>/voices/<name>/` holding the original clip
 //! (`clip.<ext>`), the prepared voice (`voice.safetensors`) and its description (`voice.json`).
 //! A voice is written into a hidden temporary directory and renamed into place, so a crash leaves
-//! either the whole voice or hidden debris that [`VoiceLibrary::open`] removes; a deletion renames
-//! the directory away before removing it. Names are reserved in memory before any work starts, so
-//! two concurrent uploads of one name give one voice and one `409`.
+//! either the whole voice or hidden debris that [`VoiceLibrary::sweep`] removes once it is old; a
+//! deletion renames the directory away before removing it. Names are reserved in memory before any
+//! work starts, so two concurrent uploads of one name give one voice and one `409`.
+//!
+//! The directory is the truth, shared by every replica on the same volume: a lookup checks the
+//! voice's `voice.json` (mtime and size) and reloads a voice another replica saved, replaced or
+//! deleted; the list is read from the directory.
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::SystemTime;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -66,10 +71,13 @@ pub struct SavedVoice {
     pub voice: Voice,
 }
 
+/// Which version of a voice a cached copy is: its `voice.json`'s mtime and size.
+type Stamp = (SystemTime, u64);
+
 enum Slot {
     /// An upload of this name is being prepared.
     Reserved,
-    Ready(Arc<SavedVoice>),
+    Ready(Stamp, Arc<SavedVoice>),
 }
 
 pub struct VoiceLibrary {
@@ -145,34 +153,34 @@ impl Drop for Reservation {
 }
 
 impl VoiceLibrary {
-    /// Open (creating) `dir`: load every complete voice, remove hidden debris of interrupted
-    /// writes and deletions. A voice that cannot be read is left on disk and skipped, with a
-    /// warning.
+    /// Open (creating) `dir`. Voices are loaded when first used; nothing is removed here (debris
+    /// goes in [`VoiceLibrary::sweep`], once old: a young one may be another replica's write).
     pub fn open(dir: &Path, codec: VoiceCodec) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
-        let mut slots = BTreeMap::new();
-        for entry in std::fs::read_dir(dir)?.flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().to_string();
-            if name.starts_with('.') {
-                let _ = std::fs::remove_dir_all(&path);
-                continue;
-            }
-            if validate_name(&name).is_err() || !path.is_dir() {
-                continue;
-            }
-            match Self::load(&path, &name, codec) {
-                Ok(saved) => {
-                    slots.insert(name, Slot::Ready(Arc::new(saved)));
-                }
-                Err(e) => tracing::warn!(voice = %name, error = %e, "ignoring unreadable voice"),
-            }
-        }
         Ok(Self {
             dir: dir.to_path_buf(),
             codec,
-            slots: Mutex::new(slots),
+            slots: Mutex::new(BTreeMap::new()),
         })
+    }
+
+    /// Remove hidden debris of interrupted writes and deletions older than `max_age_s`, and
+    /// forget cached voices another replica deleted.
+    pub fn sweep(&self, max_age_s: u64) {
+        for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let hidden = entry.file_name().to_string_lossy().starts_with('.');
+            if hidden && crate::sessions::age_s(&path).is_some_and(|a| a > max_age_s) {
+                let _ = std::fs::remove_dir_all(&path);
+            }
+        }
+        crate::lock(&self.slots)
+            .retain(|name, slot| matches!(slot, Slot::Reserved) || self.dir.join(name).is_dir());
+    }
+
+    fn stamp(&self, name: &str) -> Option<Stamp> {
+        let m = std::fs::metadata(self.dir.join(name).join(META)).ok()?;
+        Some((m.modified().ok()?, m.len()))
     }
 
     fn load(path: &Path, name: &str, codec: VoiceCodec) -> chatterbox::Result<SavedVoice> {
@@ -190,21 +198,51 @@ impl VoiceLibrary {
         Ok(SavedVoice { info, voice })
     }
 
-    /// Saved voices, by name.
+    /// Saved voices, by name, as the directory holds them now.
     pub fn list(&self) -> Vec<VoiceInfo> {
-        crate::lock(&self.slots)
-            .values()
-            .filter_map(|s| match s {
-                Slot::Ready(v) => Some(v.info.clone()),
-                Slot::Reserved => None,
-            })
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| validate_name(n).is_ok())
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .filter_map(|n| self.get(n))
+            .map(|v| v.info.clone())
             .collect()
     }
 
+    /// The saved voice called `name`, as it is on disk now.
     pub fn get(&self, name: &str) -> Option<Arc<SavedVoice>> {
-        match crate::lock(&self.slots).get(name) {
-            Some(Slot::Ready(v)) => Some(v.clone()),
-            _ => None,
+        validate_name(name).ok()?;
+        let Some(now) = self.stamp(name) else {
+            let mut slots = crate::lock(&self.slots);
+            if matches!(slots.get(name), Some(Slot::Ready(..))) {
+                slots.remove(name);
+            }
+            return None;
+        };
+        if let Some(Slot::Ready(stamp, v)) = crate::lock(&self.slots).get(name) {
+            if *stamp == now {
+                return Some(v.clone());
+            }
+        }
+        match Self::load(&self.dir.join(name), name, self.codec) {
+            Ok(saved) => {
+                let saved = Arc::new(saved);
+                let mut slots = crate::lock(&self.slots);
+                if !matches!(slots.get(name), Some(Slot::Reserved)) {
+                    slots.insert(name.to_string(), Slot::Ready(now, saved.clone()));
+                }
+                Some(saved)
+            }
+            Err(e) => {
+                tracing::warn!(voice = %name, error = %e, "ignoring unreadable voice");
+                None
+            }
         }
     }
 
@@ -222,8 +260,9 @@ impl VoiceLibrary {
     /// Hold `name` (valid, and neither saved nor being saved) for a new voice.
     pub fn reserve(self: &Arc<Self>, name: &str) -> Result<Reservation, ApiError> {
         validate_name(name)?;
+        let on_disk = self.dir.join(name).exists();
         let mut slots = crate::lock(&self.slots);
-        if slots.contains_key(name) {
+        if on_disk || matches!(slots.get(name), Some(Slot::Reserved)) {
             return Err(ApiError::VoiceExists(name.to_string()));
         }
         slots.insert(name.to_string(), Slot::Reserved);
@@ -265,7 +304,12 @@ impl VoiceLibrary {
             info: info.clone(),
             voice,
         });
-        crate::lock(&self.slots).insert(info.name.clone(), Slot::Ready(saved));
+        match self.stamp(&info.name) {
+            Some(now) => {
+                crate::lock(&self.slots).insert(info.name.clone(), Slot::Ready(now, saved))
+            }
+            None => crate::lock(&self.slots).remove(&info.name),
+        };
         reservation.committed = true;
         Ok(info)
     }
@@ -290,14 +334,25 @@ impl VoiceLibrary {
         std::fs::write(dir.join(META), meta).map_err(io_err("writing voice.json".into()))
     }
 
-    /// Remove a saved voice. `Ok(false)`: there is none of that name. Blocking.
+    /// Remove a saved voice (renamed away first: atomic for every replica). `Ok(false)`: there
+    /// is none of that name. Blocking.
     pub fn delete(&self, name: &str) -> std::io::Result<bool> {
+        if validate_name(name).is_err() {
+            return Ok(false);
+        }
         let mut slots = crate::lock(&self.slots);
-        if !matches!(slots.get(name), Some(Slot::Ready(_))) {
+        if matches!(slots.get(name), Some(Slot::Reserved)) {
             return Ok(false);
         }
         let trash = self.dir.join(format!(".trash-{}", Uuid::new_v4().simple()));
-        std::fs::rename(self.dir.join(name), &trash)?;
+        match std::fs::rename(self.dir.join(name), &trash) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                slots.remove(name);
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
         slots.remove(name);
         drop(slots);
         if let Err(e) = std::fs::remove_dir_all(&trash) {

@@ -55,11 +55,7 @@ impl Application {
         }
         let prometheus = metrics::init(&crate::openapi::route_patterns())?;
         let sessions = Arc::new(SessionStore::open(&cfg.out_dir)?);
-        let voices = Arc::new(VoiceStore::open(
-            &cfg.out_dir,
-            VoiceCodec::of::<M>(),
-            |id| sessions.contains(id),
-        )?);
+        let voices = Arc::new(VoiceStore::open(&cfg.out_dir, VoiceCodec::of::<M>())?);
         tracing::info!(sessions = sessions.len(), voices = voices.len(), dir = %cfg.out_dir.display(), "sessions recovered");
         metrics::set_sessions(sessions.len());
         metrics::set_queue_depth(0);
@@ -174,8 +170,8 @@ impl Application {
 }
 
 async fn cleanup_task(synthesizer: Arc<Synthesizer>, every_s: u64, max_age_s: u64) {
+    // The first pass runs at once: it removes what a crash left (older than the maximum age).
     let mut tick = tokio::time::interval(Duration::from_secs(every_s));
-    tick.tick().await;
     loop {
         tick.tick().await;
         match synthesizer.cleanup(max_age_s).await {

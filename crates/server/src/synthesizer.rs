@@ -221,7 +221,12 @@ impl Synthesizer {
     fn lease(&self, requested: Option<Uuid>) -> Result<Lease, ApiError> {
         let (id, created) = match requested {
             Some(id) => (id, false),
-            None => (self.sessions.create(), true),
+            None => (
+                self.sessions
+                    .create()
+                    .map_err(|e| ApiError::internal("could not create the session", e))?,
+                true,
+            ),
         };
         let busy = self.sessions.busy(&id).ok_or(ApiError::SessionNotFound)?;
         Ok(Lease {
@@ -389,6 +394,7 @@ impl Synthesizer {
             for id in &removed {
                 voices.remove_session(id);
             }
+            voices.sweep(max_age_s, |id| sessions.contains(id));
             removed.len()
         })
         .await?;

@@ -1,11 +1,13 @@
 //! Voices: the model's built-in one (`default`), the voice each session computed from its latest
 //! upload, and the named voices of the [`VoiceLibrary`] (under `<out>/voices/`). This store owns voice persistence: a session's voice lives at
-//! `<out>/<sid>.voice.safetensors`, written to a temporary name and renamed into place, and is
-//! reloaded on start for every session that survived.
+//! `<out>/<sid>.voice.safetensors`, written to a temporary name and renamed into place. The file
+//! is the truth (another replica on the same directory may have written or removed it): the
+//! in-memory copy is a cache, reloaded whenever the file's mtime or size differ from the copy's.
 
 use dashmap::DashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 use uuid::Uuid;
 
 use crate::library::{SavedVoice, VoiceLibrary};
@@ -26,49 +28,53 @@ pub enum NamedVoice {
     Saved(Arc<SavedVoice>),
 }
 
+/// Which version of a file a cached copy is: mtime and size.
+type Stamp = (SystemTime, u64);
+
+fn stamp(path: &Path) -> std::io::Result<Stamp> {
+    let m = std::fs::metadata(path)?;
+    Ok((m.modified()?, m.len()))
+}
+
 pub struct VoiceStore {
     dir: PathBuf,
     codec: VoiceCodec,
-    sessions: DashMap<Uuid, Voice>,
+    sessions: DashMap<Uuid, (Stamp, Voice)>,
     library: Arc<VoiceLibrary>,
 }
 
 impl VoiceStore {
-    /// Open the voices in `dir`: load the voice of every session `is_session` knows, and remove
-    /// the files of sessions that are gone (or that cannot be read); open the library in
-    /// `dir/voices`.
-    pub fn open(
-        dir: &Path,
-        codec: VoiceCodec,
-        is_session: impl Fn(&Uuid) -> bool,
-    ) -> std::io::Result<Self> {
-        let store = Self {
+    /// Open the voices in `dir` (session voices are loaded when first used) and the library in
+    /// `dir/voices`. Nothing is removed here: orphans go in [`VoiceStore::sweep`], once old.
+    pub fn open(dir: &Path, codec: VoiceCodec) -> std::io::Result<Self> {
+        Ok(Self {
             dir: dir.to_path_buf(),
             codec,
             sessions: DashMap::new(),
             library: Arc::new(VoiceLibrary::open(&dir.join("voices"), codec)?),
-        };
-        let entries = std::fs::read_dir(dir).into_iter().flatten().flatten();
+        })
+    }
+
+    /// Remove the voice files older than `max_age_s` whose session is gone (`is_session` says
+    /// which are not), and forget cached voices whose file another replica removed.
+    pub fn sweep(&self, max_age_s: u64, is_session: impl Fn(&Uuid) -> bool) {
+        let entries = std::fs::read_dir(&self.dir).into_iter().flatten().flatten();
         for path in entries.map(|e| e.path()) {
             let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-            let Some(stem) = name.strip_suffix(SUFFIX) else {
+            let Some(id) = name
+                .strip_suffix(SUFFIX)
+                .and_then(|stem| Uuid::parse_str(stem).ok())
+            else {
                 continue;
             };
-            let id = Uuid::parse_str(stem).ok().filter(|id| is_session(id));
-            let loaded = id.map(|id| (id, codec.load(&path)));
-            match loaded {
-                Some((id, Ok(v))) => {
-                    store.sessions.insert(id, v);
-                }
-                Some((id, Err(e))) => {
-                    tracing::warn!(%id, error = %e, "ignoring unreadable session voice");
-                }
-                None => {
-                    let _ = std::fs::remove_file(&path);
-                }
+            let old = crate::sessions::age_s(&path).is_some_and(|a| a > max_age_s);
+            if old && !is_session(&id) {
+                tracing::warn!(path = %path.display(), "removing a voice without a session");
+                self.remove_session(&id);
             }
         }
-        Ok(store)
+        self.sessions.retain(|id, _| self.path(id).exists());
+        self.library.sweep(max_age_s);
     }
 
     /// The named voices.
@@ -96,12 +102,29 @@ impl VoiceStore {
         self.library.get(name).map(NamedVoice::Saved)
     }
 
-    /// The voice the session computed from its latest upload.
+    /// The voice the session computed from its latest upload, as its file is now.
     pub fn session_voice(&self, id: &Uuid) -> Option<Voice> {
-        self.sessions.get(id).map(|v| v.clone())
+        let path = self.path(id);
+        let Ok(now) = stamp(&path) else {
+            self.sessions.remove(id);
+            return None;
+        };
+        if let Some(cached) = self.sessions.get(id).filter(|c| c.0 == now) {
+            return Some(cached.1.clone());
+        }
+        match self.codec.load(&path) {
+            Ok(voice) => {
+                self.sessions.insert(*id, (now, voice.clone()));
+                Some(voice)
+            }
+            Err(e) => {
+                tracing::warn!(%id, error = %e, "ignoring an unreadable session voice");
+                None
+            }
+        }
     }
 
-    /// Number of sessions with a voice.
+    /// Number of session voices cached here.
     pub fn len(&self) -> usize {
         self.sessions.len()
     }
@@ -126,7 +149,9 @@ impl VoiceStore {
             let _ = std::fs::remove_file(&tmp);
         }
         written?;
-        self.sessions.insert(*id, voice);
+        if let Ok(now) = stamp(&path) {
+            self.sessions.insert(*id, (now, voice));
+        }
         Ok(())
     }
 
@@ -183,40 +208,63 @@ mod tests {
     }
 
     #[test]
-    fn voices_persist_recover_and_orphans_go() -> chatterbox::Result<()> {
+    fn voices_persist_are_shared_and_orphans_go() -> chatterbox::Result<()> {
         let dir = std::env::temp_dir().join(format!("cbx-voices-{}", Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap_or_default();
         let (kept, gone) = (Uuid::new_v4(), Uuid::new_v4());
         let codec = VoiceCodec::of::<Words>();
-        let store = VoiceStore::open(&dir, codec, |_| true)
-            .map_err(|e| chatterbox::Error::io("open", e))?;
+        let open = || VoiceStore::open(&dir, codec).map_err(|e| chatterbox::Error::io("open", e));
+        let (store, other) = (open()?, open()?);
         store.save_session_voice(&kept, Voice::new("kept".to_string()))?;
         store.save_session_voice(&gone, Voice::new("gone".to_string()))?;
         assert_eq!(store.len(), 2);
+        let word = |s: &VoiceStore, id| {
+            s.session_voice(id)
+                .and_then(|v| v.downcast::<String>().cloned())
+        };
+        assert_eq!(
+            word(&other, &kept).as_deref(),
+            Some("kept"),
+            "the other replica finds it"
+        );
+        other.save_session_voice(&kept, Voice::new("newer".to_string()))?;
+        assert_eq!(
+            word(&store, &kept).as_deref(),
+            Some("newer"),
+            "and its new upload"
+        );
         drop(store);
 
-        let store = VoiceStore::open(&dir, codec, |id| *id == kept)
-            .map_err(|e| chatterbox::Error::io("open", e))?;
-        let v = store.session_voice(&kept);
-        assert_eq!(
-            v.as_ref()
-                .and_then(|v| v.downcast::<String>())
-                .map(String::as_str),
-            Some("kept")
+        let store = open()?;
+        store.sweep(3600, |_| false);
+        assert!(
+            word(&store, &gone).is_some(),
+            "a young orphan may be a write in progress"
         );
-        assert!(store.session_voice(&gone).is_none());
-        let files: Vec<_> = std::fs::read_dir(&dir)
+        let old = SystemTime::now() - std::time::Duration::from_secs(7200);
+        std::fs::File::options()
+            .append(true)
+            .open(store.path(&gone))
+            .and_then(|f| f.set_modified(old))
+            .map_err(|e| chatterbox::Error::io("age", e))?;
+        store.sweep(3600, |id| *id == kept);
+        assert!(word(&store, &gone).is_none());
+        assert!(
+            word(&other, &gone).is_none(),
+            "gone for the other replica too"
+        );
+        assert_eq!(word(&store, &kept).as_deref(), Some("newer"));
+        let files = std::fs::read_dir(&dir)
             .into_iter()
             .flatten()
             .flatten()
-            .collect();
+            .count();
         assert_eq!(
-            files.len(),
-            2,
+            files, 2,
             "the orphan voice was removed (the library remains)"
         );
         store.remove_session(&kept);
-        assert!(store.is_empty());
+        assert!(store.is_empty() && word(&other, &kept).is_none());
         assert!(store.named("default").is_some() && store.named("nobody").is_none());
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())

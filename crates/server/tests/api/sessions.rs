@@ -1,6 +1,6 @@
 use reqwest::multipart::{Form, Part};
 use serde_json::json;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::helpers::{spawn_app, spawn_app_in, voice_wav};
 
@@ -20,21 +20,27 @@ async fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
     let sid = v["session_id"].as_str().expect("sid").to_string();
     let (_, before) = app.play(&sid).await;
     let out = app.stop().await;
-    // Debris a crash could leave behind.
-    std::fs::write(
-        out.join(format!("{}.wav.tmp1", uuid::Uuid::new_v4())),
-        b"half",
-    )
-    .expect("write");
-    std::fs::write(
-        out.join(format!("{}.voice.safetensors", uuid::Uuid::new_v4())),
-        b"orphan",
-    )
-    .expect("write");
+    // Debris a crash left behind an hour ago, and a temporary file as young as another
+    // replica's write in progress.
+    let hour_ago = SystemTime::now() - Duration::from_secs(3600);
+    for name in [
+        format!("{}.wav.tmp1", uuid::Uuid::new_v4()),
+        format!("{}.voice.safetensors", uuid::Uuid::new_v4()),
+        format!("{}.wav", uuid::Uuid::new_v4()),
+    ] {
+        std::fs::write(out.join(&name), b"debris").expect("write");
+        std::fs::File::options()
+            .append(true)
+            .open(out.join(name))
+            .and_then(|f| f.set_modified(hour_ago))
+            .expect("age");
+    }
+    let young = out.join(format!("{}.wav.tmp2", uuid::Uuid::new_v4()));
+    std::fs::write(&young, b"in progress").expect("write");
 
     let app = spawn_app_in(&out, |c| {
         c.cleanup_interval_seconds = 1;
-        c.max_age_seconds = 2;
+        c.max_age_seconds = 4;
     })
     .await;
     let (st, after) = app.play(&sid).await;
@@ -50,12 +56,17 @@ async fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
         .expect("dir")
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| !young.ends_with(n))
         .collect();
     assert!(!names.iter().any(|n| n.contains(".tmp")), "{names:?}");
     assert_eq!(
         names.len(),
         4,
         "wav, sidecar and voice, and the voice library: {names:?}"
+    );
+    assert!(
+        young.exists(),
+        "a young temporary file may be a write in progress"
     );
     assert!(out.join("voices").is_dir());
     // After max age, the cleanup task removes it.
@@ -73,5 +84,9 @@ async fn restart_recovers_sessions_and_cleanup_removes_old_ones() {
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(left, ["voices"], "only the (empty) voice library remains");
+    assert_eq!(
+        left,
+        ["voices"],
+        "only the (empty) voice library remains; the young temporary file went once old"
+    );
 }

@@ -5,6 +5,7 @@ use reqwest::multipart::{Form, Part};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use std::path::Path;
+use std::time::Duration;
 
 use crate::helpers::{error_code, spawn_app, spawn_app_in, voice_wav, TestApp};
 
@@ -195,9 +196,20 @@ async fn voices_are_saved_used_by_name_recovered_and_deleted() {
 
     // A restart recovers it (and removes hidden debris of an interrupted write).
     let out = app.stop().await;
-    std::fs::create_dir_all(out.join("voices").join(".tmp-crashed")).expect("debris");
+    let debris = out.join("voices").join(".tmp-crashed");
+    std::fs::create_dir_all(&debris).expect("debris");
+    std::fs::File::open(&debris)
+        .and_then(|d| d.set_modified(std::time::SystemTime::now() - Duration::from_secs(7200)))
+        .expect("age");
     let app = spawn_app_in(&out, |_| {}).await;
-    assert!(!out.join("voices").join(".tmp-crashed").exists());
+    let t0 = std::time::Instant::now();
+    while debris.exists() && t0.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !debris.exists(),
+        "the first cleanup pass removes old debris"
+    );
     assert_eq!(names(&app).await, vec!["default", "alice"]);
     let (_, after) = audio_of(
         &app,
