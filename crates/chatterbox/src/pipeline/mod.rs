@@ -21,10 +21,12 @@
 
 mod long;
 mod params;
+mod stream;
 mod variant;
 mod vc;
 
 pub use crate::conditioning::Conditionals;
+pub use crate::models::s3gen::StreamOptions;
 pub use crate::text::ChunkOptions;
 pub use long::{
     chunk_seed, max_tokens_for, pause_after, trim_silence, ChunkProgress, Joiner, CROSSFADE_S,
