@@ -109,3 +109,62 @@ fn streaming_stops_when_asked_and_checks_its_options() -> anyhow::Result<()> {
     assert!(matches!(r, Err(Error::InvalidArgument(_))), "{r:?}");
     Ok(())
 }
+
+#[test]
+fn long_text_streams_within_each_chunk() -> anyhow::Result<()> {
+    use chatterbox::ChunkOptions;
+    let model = model()?;
+    let params = GenerateParams {
+        seed: Some(9),
+        max_new_tokens: 40,
+        ..GenerateParams::default()
+    };
+    let text = "The first sentence is long enough to stand alone here. \
+                The second sentence follows it with a few more words.";
+    let chunking = ChunkOptions::default();
+    let opts = StreamOptions {
+        first_tokens: 10,
+        chunk_tokens: 10,
+        ..StreamOptions::default()
+    };
+    type Run = (Vec<Vec<f32>>, Vec<(usize, usize)>);
+    let run = || -> anyhow::Result<Run> {
+        let (mut pieces, mut progress) = (Vec::new(), Vec::new());
+        model.generate_long_streamed(
+            text,
+            None,
+            &params,
+            &chunking,
+            &opts,
+            &|| false,
+            &mut |s, p| {
+                pieces.push(s);
+                progress.push((p.done, p.total));
+            },
+        )?;
+        Ok((pieces, progress))
+    };
+    let (pieces, progress) = run()?;
+    assert_eq!(progress.last(), Some(&(2, 2)));
+    assert!(
+        progress.windows(2).all(|w| w[0].0 <= w[1].0),
+        "{progress:?}"
+    );
+    // Audio left while the first chunk was still being spoken.
+    let early = progress
+        .iter()
+        .zip(&pieces)
+        .filter(|(p, s)| p.0 == 0 && !s.is_empty())
+        .count();
+    assert!(early >= 2, "{progress:?}");
+    let out = pieces.concat();
+    assert!(out.len() > 24_000 && out.iter().all(|x| x.is_finite()));
+    assert_eq!(run()?.0.concat(), out, "reproducible");
+    // The non-streamed long path is untouched by the option: it stays generate_long.
+    let mut plain = Vec::new();
+    model.generate_long(text, None, &params, &chunking, &|| false, &mut |s, _| {
+        plain.extend(s)
+    })?;
+    assert!(!plain.is_empty());
+    Ok(())
+}

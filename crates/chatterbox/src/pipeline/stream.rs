@@ -26,6 +26,29 @@ impl Chatterbox {
         params.validate_for(self.variant())?;
         let voice = self.voice_or_default(voice)?;
         let seed = params.seed.unwrap_or_else(rand::random);
+        if self.stream_utterance(text, voice, params, seed, stream, should_stop, on_audio)? {
+            Ok(())
+        } else {
+            Err(Error::InvalidArgument(
+                "the model produced no speech for this text; try another seed".into(),
+            ))
+        }
+    }
+
+    /// [`Chatterbox::generate_stream`] with the voice and seed resolved; false when the model
+    /// produced no speech (nothing was handed out).
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn stream_utterance(
+        &self,
+        text: &str,
+        voice: &Conditionals,
+        params: &GenerateParams,
+        seed: u64,
+        stream: &StreamOptions,
+        should_stop: ShouldStop,
+        on_audio: &mut dyn FnMut(Vec<f32>),
+    ) -> Result<bool> {
+        stream.validate()?;
         let sampling = sampling_params(params, seed, params.max_new_tokens);
         let prompt = prompt_tokens(voice)?;
         let mut s3 = S3GenStream::new(
@@ -83,13 +106,11 @@ impl Chatterbox {
             }
         }
         if speech.is_empty() {
-            return Err(Error::InvalidArgument(
-                "the model produced no speech for this text; try another seed".into(),
-            ));
+            return Ok(false);
         }
         check_stop(should_stop)?;
         let last = s3.push(&speech, true, should_stop)?;
         on_audio(last);
-        Ok(())
+        Ok(true)
     }
 }
