@@ -142,6 +142,10 @@ pub struct Config {
     /// Speech tokens per later piece when streaming within sentences.
     #[arg(long, env = "CHATTERBOX_STREAM_CHUNK_TOKENS", default_value_t = 50)]
     pub stream_chunk_tokens: usize,
+    /// Prompt tokens each streamed piece conditions on (the last ones of the voice's prompt,
+    /// 25 a second); fewer make each piece cheaper. 0: the whole prompt (up to 10 s).
+    #[arg(long, env = "CHATTERBOX_STREAM_PROMPT_TOKENS", default_value_t = 0)]
+    pub stream_prompt_tokens: usize,
     /// A JSON file of voice aliases for `POST /tts` (`{"en-US-JennyNeural": "alice"}`).
     #[arg(long, env = "CHATTERBOX_VOICE_ALIASES")]
     pub voice_aliases: Option<PathBuf>,
@@ -169,6 +173,7 @@ impl Config {
         (self.stream_first_tokens > 0).then(|| chatterbox::pipeline::StreamOptions {
             first_tokens: self.stream_first_tokens,
             chunk_tokens: self.stream_chunk_tokens,
+            prompt_tokens: self.stream_prompt_tokens,
             ..Default::default()
         })
     }
