@@ -134,6 +134,19 @@ pub struct Config {
     /// BS.1770, e.g. -16 or -23 LUFS; sample peak kept under -1 dBFS). Off by default.
     #[arg(long, env = "CHATTERBOX_LOUDNESS_LUFS", allow_hyphen_values = true)]
     pub loudness_lufs: Option<f64>,
+    /// Stream within sentences: S3Gen first runs after this many speech tokens of a chunk, then
+    /// every --stream-chunk-tokens, so audio leaves while T3 still decodes (every synthesis, so a
+    /// streamed one stays equal to a stored one; the audio differs slightly from the
+    /// whole-sentence output and costs more compute, see README). 0: off (whole chunks).
+    #[arg(long, env = "CHATTERBOX_STREAM_FIRST_TOKENS", default_value_t = 0)]
+    pub stream_first_tokens: usize,
+    /// Speech tokens per later piece when streaming within sentences.
+    #[arg(long, env = "CHATTERBOX_STREAM_CHUNK_TOKENS", default_value_t = 50)]
+    pub stream_chunk_tokens: usize,
+    /// Prompt tokens each streamed piece conditions on (the last ones of the voice's prompt,
+    /// 25 a second); fewer make each piece cheaper. 0: the whole prompt (up to 10 s).
+    #[arg(long, env = "CHATTERBOX_STREAM_PROMPT_TOKENS", default_value_t = 0)]
+    pub stream_prompt_tokens: usize,
     /// A JSON file of voice aliases for `POST /tts` (`{"en-US-JennyNeural": "alice"}`).
     #[arg(long, env = "CHATTERBOX_VOICE_ALIASES")]
     pub voice_aliases: Option<PathBuf>,
@@ -154,6 +167,16 @@ impl Config {
             max_chars: self.max_chunk_chars,
             min_chars: self.min_chunk_chars,
         }
+    }
+
+    /// Within-sentence streaming, when `--stream-first-tokens` asks for it.
+    pub fn stream_options(&self) -> Option<chatterbox::pipeline::StreamOptions> {
+        (self.stream_first_tokens > 0).then(|| chatterbox::pipeline::StreamOptions {
+            first_tokens: self.stream_first_tokens,
+            chunk_tokens: self.stream_chunk_tokens,
+            prompt_tokens: self.stream_prompt_tokens,
+            ..Default::default()
+        })
     }
 
     pub fn bind_addr(&self) -> String {
@@ -200,6 +223,11 @@ impl Config {
             if !(-70.0..=0.0).contains(&l) {
                 return Err("--loudness-lufs must be from -70 to 0".into());
             }
+        }
+        if let Some(stream) = self.stream_options() {
+            stream
+                .validate()
+                .map_err(|e| format!("--stream-*-tokens: {e}"))?;
         }
         if !(self.min_voice_seconds >= 0.0 && self.max_voice_seconds > self.min_voice_seconds) {
             return Err("--max-voice-seconds must exceed --min-voice-seconds".into());

@@ -2,6 +2,7 @@
 //! test is about HTTP (queueing, timeouts, cancellation, panics) and the real one where it is about
 //! synthesis.
 
+use chatterbox::pipeline::StreamOptions;
 use chatterbox::{Audio, Chatterbox, ChunkOptions, ChunkProgress, Conditionals, GenerateParams};
 use std::any::Any;
 use std::path::Path;
@@ -164,6 +165,81 @@ impl SpeechModel for Chatterbox {
                 Chatterbox::convert(self, source, Some(&target), seed, should_stop)
             }
         }
+    }
+
+    fn save_voice(voice: &Conditionals, path: &Path) -> chatterbox::Result<()> {
+        chatterbox::save_voice(voice, path)
+    }
+
+    fn load_voice(path: &Path) -> chatterbox::Result<Conditionals> {
+        chatterbox::load_voice(path)
+    }
+}
+
+/// [`Chatterbox`] streaming within sentences (`--stream-first-tokens`): every text is spoken with
+/// [`Chatterbox::generate_long_streamed`], so audio leaves every few dozen speech tokens; the rest
+/// is [`Chatterbox`]'s.
+pub struct StreamingChatterbox {
+    pub model: Chatterbox,
+    pub stream: StreamOptions,
+}
+
+impl SpeechModel for StreamingChatterbox {
+    type Voice = Conditionals;
+
+    fn sample_rate(&self) -> u32 {
+        self.model.sample_rate()
+    }
+
+    fn prepare_voice(&self, clip: &Audio, exaggeration: f32) -> chatterbox::Result<Conditionals> {
+        self.model.prepare_conditionals(clip, exaggeration)
+    }
+
+    fn generate(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Vec<f32>),
+    ) -> chatterbox::Result<()> {
+        self.model
+            .generate_stream(text, voice, params, &self.stream, should_stop, emit)
+    }
+
+    fn generate_chunked(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Piece),
+    ) -> chatterbox::Result<()> {
+        self.model.generate_long_streamed(
+            text,
+            voice,
+            params,
+            chunking,
+            &self.stream,
+            should_stop,
+            &mut |samples, progress| {
+                emit(Piece {
+                    samples,
+                    progress: Some(progress),
+                })
+            },
+        )
+    }
+
+    fn convert(
+        &self,
+        source: &Audio,
+        target: VcTarget<'_, Conditionals>,
+        seed: Option<u64>,
+        should_stop: &dyn Fn() -> bool,
+    ) -> chatterbox::Result<Vec<f32>> {
+        SpeechModel::convert(&self.model, source, target, seed, should_stop)
     }
 
     fn save_voice(voice: &Conditionals, path: &Path) -> chatterbox::Result<()> {

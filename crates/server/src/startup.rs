@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::engine::{Engine, EngineConfig};
-use crate::model::{SpeechModel, VoiceCodec};
+use crate::model::{SpeechModel, StreamingChatterbox, VoiceCodec};
 use crate::sessions::SessionStore;
 use crate::synthesizer::{ClipLimits, Synthesizer};
 use crate::voices::VoiceStore;
@@ -34,10 +34,16 @@ impl Application {
         let opts = chatterbox::LoadOptions {
             quantization: cfg.quantize,
         };
-        Self::build_with_model(cfg, move || match dir {
+        let load = move || match dir {
             Some(dir) => Chatterbox::load_variant_with(&dir, Some(variant), &opts),
             None => Chatterbox::from_hub_variant_with(variant, &opts),
-        })
+        };
+        match cfg.stream_options() {
+            Some(stream) => Self::build_with_model(cfg, move || {
+                load().map(|model| StreamingChatterbox { model, stream })
+            }),
+            None => Self::build_with_model(cfg, load),
+        }
     }
 
     /// Build the service around any model; `load` runs on a background thread (`/health` says

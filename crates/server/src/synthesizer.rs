@@ -245,6 +245,11 @@ impl Synthesizer {
         self.collect(job, None).await
     }
 
+    /// Queue a job that belongs to no session; its events are the caller's to read.
+    pub(crate) fn submit(&self, request: JobRequest) -> Result<Job, ApiError> {
+        Ok(self.engine.submit(request)?)
+    }
+
     /// Queue a voice conversion and collect its audio.
     pub(crate) async fn run_conversion(&self, request: ConvertRequest) -> Result<Output, ApiError> {
         let job = self.engine.submit_conversion(request)?;

@@ -10,7 +10,7 @@
 use candle_core::{DType, IndexOp};
 
 use super::{Chatterbox, GenerateParams};
-use crate::models::s3gen::GaussianRng;
+use crate::models::s3gen::{GaussianRng, StreamOptions};
 use crate::models::t3::SamplingParams;
 use crate::text::{punc_norm, split_text, Boundary, ChunkOptions};
 use crate::{check_stop, Conditionals, Error, Result, ShouldStop, S3GEN_SR};
@@ -80,6 +80,16 @@ pub fn trim_silence(samples: &[f32], sample_rate: u32) -> &[f32] {
     &samples[start..end]
 }
 
+/// Where speech starts in `samples` ([`trim_silence`]'s start), `samples.len()` when all is
+/// silence.
+fn speech_start(samples: &[f32]) -> usize {
+    let t = trim_silence(samples, S3GEN_SR);
+    if t.is_empty() {
+        return samples.len();
+    }
+    (t.as_ptr() as usize - samples.as_ptr() as usize) / std::mem::size_of::<f32>()
+}
+
 /// Joins chunks as they come: each new chunk starts after a pause, its start faded in, and the
 /// previous chunk's last [`CROSSFADE_S`] crossfaded (equal power: cos/sin gains) into what
 /// follows. The last few milliseconds of each chunk are held back until the next one (or
@@ -140,6 +150,16 @@ impl Joiner {
         incoming
     }
 
+    /// Continue the current chunk with `samples` (no pause, no fade: the same signal goes on);
+    /// the samples now final.
+    pub fn extend(&mut self, samples: &[f32]) -> Vec<f32> {
+        let mut out = std::mem::take(&mut self.held);
+        out.extend_from_slice(samples);
+        let keep = out.len().saturating_sub(self.fade);
+        self.held = out.split_off(keep);
+        out
+    }
+
     /// The held-back end of the audio, faded out.
     pub fn finish(&mut self) -> Vec<f32> {
         let mut tail = std::mem::take(&mut self.held);
@@ -166,6 +186,46 @@ impl Chatterbox {
         should_stop: ShouldStop,
         on_audio: &mut dyn FnMut(Vec<f32>, ChunkProgress),
     ) -> Result<()> {
+        self.long_inner(text, voice, params, chunking, None, should_stop, on_audio)
+    }
+
+    /// [`Chatterbox::generate_long`] with each chunk also streamed within itself
+    /// ([`Chatterbox::generate_stream`] with `stream`): audio leaves every few dozen speech
+    /// tokens, with `progress.done` counting the chunks finished before it. A chunk's leading
+    /// silence is trimmed from its first piece; its trailing silence stays (it has left already).
+    #[allow(clippy::too_many_arguments)]
+    pub fn generate_long_streamed(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        stream: &StreamOptions,
+        should_stop: ShouldStop,
+        on_audio: &mut dyn FnMut(Vec<f32>, ChunkProgress),
+    ) -> Result<()> {
+        self.long_inner(
+            text,
+            voice,
+            params,
+            chunking,
+            Some(stream),
+            should_stop,
+            on_audio,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn long_inner(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        stream: Option<&StreamOptions>,
+        should_stop: ShouldStop,
+        on_audio: &mut dyn FnMut(Vec<f32>, ChunkProgress),
+    ) -> Result<()> {
         params.validate_for(self.variant())?;
         let voice = self.voice_or_default(voice)?;
         let mut chunks = split_text(text, chunking);
@@ -186,9 +246,46 @@ impl Chatterbox {
                 .max_new_tokens
                 .min(max_tokens_for(&chunk.text))
                 .max(1);
+            let progress = ChunkProgress { done: i + 1, total };
+            if let Some(stream) = stream {
+                let chunk_params = GenerateParams {
+                    max_new_tokens,
+                    ..params.clone()
+                };
+                let before = ChunkProgress { done: i, total };
+                let mut started = false;
+                let spoke = self.stream_utterance(
+                    &chunk.text,
+                    voice,
+                    &chunk_params,
+                    chunk_seed,
+                    stream,
+                    should_stop,
+                    &mut |piece| {
+                        let out = if started {
+                            joiner.extend(&piece)
+                        } else {
+                            let from = speech_start(&piece);
+                            if from >= piece.len() {
+                                return; // silence so far: wait for speech
+                            }
+                            started = true;
+                            joiner.push(&piece[from..], pause)
+                        };
+                        on_audio(out, before);
+                    },
+                )?;
+                if !spoke {
+                    tracing::warn!(chunk = i, "no speech for a chunk; skipped");
+                } else if started {
+                    spoken += 1;
+                    pause = pause_after(chunk.boundary);
+                }
+                on_audio(Vec::new(), progress);
+                continue;
+            }
             let sampling = sampling_params(params, chunk_seed, max_new_tokens);
             let speech = self.speech_tokens(&chunk.text, voice, params, &sampling, should_stop)?;
-            let progress = ChunkProgress { done: i + 1, total };
             if speech.is_empty() {
                 tracing::warn!(chunk = i, "no speech for a chunk; skipped");
                 on_audio(Vec::new(), progress);

@@ -28,10 +28,12 @@
 
 mod long;
 mod params;
+mod stream;
 mod variant;
 mod vc;
 
 pub use crate::conditioning::Conditionals;
+pub use crate::models::s3gen::StreamOptions;
 pub use crate::text::ChunkOptions;
 pub use long::{
     chunk_seed, max_tokens_for, pause_after, trim_silence, ChunkProgress, Joiner, CROSSFADE_S,
@@ -394,8 +396,51 @@ impl Chatterbox {
         self.vocode(voice, &speech, &prompt_tokens, seed, should_stop)
     }
 
-    /// The variant's text front end and T3 on one text: the speech tokens S3Gen takes (invalid
-    /// ids dropped; Turbo's silence tokens appended). `sampling.seed` seeds the draws.
+    /// The variant's text front end and T3 on one text: T3's raw token stream (speech ids, and
+    /// the start/end-of-speech ids as the variant emits them). `sampling.seed` seeds the draws.
+    pub(super) fn t3_tokens<'a>(
+        &'a self,
+        text: &str,
+        voice: &Conditionals,
+        params: &GenerateParams,
+        sampling: &SamplingParams,
+    ) -> Result<Box<dyn Iterator<Item = Result<u32>> + 'a>> {
+        // The request's exaggeration replaces the stored one, as the reference does.
+        let cond = || T3Cond {
+            emotion_adv: params.exaggeration,
+            ..voice.t3.clone()
+        };
+        Ok(match &self.front {
+            TextToSpeech::Original { t3, tokenizer } => {
+                let ids = tokenizer.encode_with_bounds(&punc_norm(text))?;
+                Box::new(t3.generate(&cond(), &ids, sampling)?)
+            }
+            TextToSpeech::Multilingual { t3, tokenizer } => {
+                let language =
+                    Variant::Multilingual.resolve_language(params.language.as_deref())?;
+                let ids = tokenizer.encode_with_bounds(&punc_norm_mtl(text), Some(language))?;
+                Box::new(t3.generate(&cond(), &ids, sampling)?)
+            }
+            TextToSpeech::Turbo { t3, tokenizer } => {
+                let ids = tokenizer.encode(&punc_norm_turbo(text))?;
+                Box::new(t3.generate(&voice.t3, &ids, sampling)?)
+            }
+        })
+    }
+
+    /// What S3Gen takes of T3's raw tokens: Turbo's speech ids with its silence tokens
+    /// appended; otherwise what lies between start and end of speech, invalid ids dropped (the
+    /// multilingual reference keeps ids >= 6561 and S3Gen then fails on them; we drop them as the
+    /// original model does). Empty when T3 produced no speech.
+    pub(super) fn finish_speech(&self, raw: &[u32]) -> Vec<u32> {
+        match self.front {
+            TextToSpeech::Turbo { .. } if raw.iter().any(|&t| t < SOS) => turbo_speech_tokens(raw),
+            TextToSpeech::Turbo { .. } => Vec::new(),
+            _ => drop_invalid_tokens(raw),
+        }
+    }
+
+    /// The speech tokens S3Gen takes for one text (see [`Chatterbox::finish_speech`]).
     pub(super) fn speech_tokens(
         &self,
         text: &str,
@@ -404,50 +449,12 @@ impl Chatterbox {
         sampling: &SamplingParams,
         should_stop: ShouldStop,
     ) -> Result<Vec<u32>> {
-        let mut speech = Vec::with_capacity(sampling.max_new_tokens);
-        Ok(match &self.front {
-            TextToSpeech::Original { t3, tokenizer } => {
-                let ids = tokenizer.encode_with_bounds(&punc_norm(text))?;
-                // The request's exaggeration replaces the stored one, as the reference does.
-                let cond = T3Cond {
-                    emotion_adv: params.exaggeration,
-                    ..voice.t3.clone()
-                };
-                for tok in t3.generate(&cond, &ids, sampling)? {
-                    check_stop(should_stop)?;
-                    speech.push(tok?);
-                }
-                drop_invalid_tokens(&speech)
-            }
-            TextToSpeech::Multilingual { t3, tokenizer } => {
-                let language =
-                    Variant::Multilingual.resolve_language(params.language.as_deref())?;
-                let ids = tokenizer.encode_with_bounds(&punc_norm_mtl(text), Some(language))?;
-                let cond = T3Cond {
-                    emotion_adv: params.exaggeration,
-                    ..voice.t3.clone()
-                };
-                for tok in t3.generate(&cond, &ids, sampling)? {
-                    check_stop(should_stop)?;
-                    speech.push(tok?);
-                }
-                // The reference keeps ids >= 6561 here and S3Gen then fails on them; we drop
-                // them as the original model does.
-                drop_invalid_tokens(&speech)
-            }
-            TextToSpeech::Turbo { t3, tokenizer } => {
-                let ids = tokenizer.encode(&punc_norm_turbo(text))?;
-                for tok in t3.generate(&voice.t3, &ids, sampling)? {
-                    check_stop(should_stop)?;
-                    speech.push(tok?);
-                }
-                if speech.iter().all(|&t| t >= SOS) {
-                    Vec::new()
-                } else {
-                    turbo_speech_tokens(&speech)
-                }
-            }
-        })
+        let mut raw = Vec::with_capacity(sampling.max_new_tokens);
+        for tok in self.t3_tokens(text, voice, params, sampling)? {
+            check_stop(should_stop)?;
+            raw.push(tok?);
+        }
+        Ok(self.finish_speech(&raw))
     }
 
     /// Which model this is.

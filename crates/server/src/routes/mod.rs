@@ -9,6 +9,7 @@ pub mod openai;
 pub mod openapi;
 pub mod play;
 pub mod sessions;
+pub mod speech_sse;
 pub mod synthesize;
 pub mod tts;
 pub mod vc;

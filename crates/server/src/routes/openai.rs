@@ -155,7 +155,11 @@ pub struct SpeechRequest {
     speed: Option<f64>,
     /// Accepted and ignored (Chatterbox takes no instructions; see `exaggeration`).
     instructions: Option<String>,
-    /// `audio` only (the whole file in the response).
+    /// `audio` (default: the whole file in the response) or `sse`: `text/event-stream` with
+    /// `{"type": "speech.audio.delta", "audio": <base64>}` events, then
+    /// `{"type": "speech.audio.done", "usage": {...}}`. The decoded deltas concatenated are the
+    /// file; `wav` and `pcm` at speed 1.0 arrive sentence by sentence as they are produced, the
+    /// other formats (and any speed or loudness target) once the audio is complete.
     stream_format: Option<String>,
     /// Extra: seed of the sampler (any of the `/synthesize` generation parameters may be sent
     /// as well: temperature, exaggeration, cfg_weight, …).
@@ -172,6 +176,8 @@ pub(crate) struct Speech {
     pub(crate) format: AudioFormat,
     /// Tempo, in [`MIN_SPEED`, `MAX_SPEED`].
     pub(crate) speed: f64,
+    /// Answer with server-sent events (`stream_format: "sse"`, see `speech_sse.rs`).
+    pub(crate) sse: bool,
 }
 
 fn parse_speech(body: &[u8], limits: BodyLimits) -> Result<Speech, OpenAiError> {
@@ -225,10 +231,16 @@ fn parse_speech(body: &[u8], limits: BodyLimits) -> Result<Speech, OpenAiError> 
             })?,
     };
     let _instructions = string(&mut object, "instructions")?;
-    match string(&mut object, "stream_format")?.as_deref() {
-        None | Some("audio") => {}
-        Some(_) => return Err(invalid("stream_format", "stream_format must be audio")),
-    }
+    let sse = match string(&mut object, "stream_format")?.as_deref() {
+        None | Some("audio") => false,
+        Some("sse") => true,
+        Some(_) => {
+            return Err(invalid(
+                "stream_format",
+                "stream_format must be audio or sse",
+            ))
+        }
+    };
     // What is left is ours: the generation parameters, checked as /synthesize checks them.
     object.insert("text".into(), Value::String(input));
     object.insert("voice".into(), Value::String(voice));
@@ -251,6 +263,25 @@ fn parse_speech(body: &[u8], limits: BodyLimits) -> Result<Speech, OpenAiError> 
         request,
         format,
         speed,
+        sse,
+    })
+}
+
+/// The voice a stateless request names: `default` or a saved voice; with `openai_names`, OpenAI's
+/// voice names that name no saved voice are `default`.
+pub(crate) fn speech_voice(
+    voice: &VoiceRequest,
+    voices: &VoiceStore,
+    openai_names: bool,
+) -> Result<VoiceInput, ApiError> {
+    Ok(match voice {
+        VoiceRequest::Named(name) => match voices.named(name) {
+            Some(NamedVoice::Builtin) => VoiceInput::Builtin,
+            Some(NamedVoice::Saved(v)) => VoiceInput::Prepared(v.voice.clone()),
+            None if openai_names && OPENAI_VOICES.contains(&name.as_str()) => VoiceInput::Builtin,
+            None => return Err(ApiError::VoiceNotFound(name.clone())),
+        },
+        _ => VoiceInput::Builtin,
     })
 }
 
@@ -268,16 +299,9 @@ pub(crate) async fn speak(
         request,
         format,
         speed,
+        ..
     } = speech;
-    let voice = match &request.voice {
-        VoiceRequest::Named(name) => match voices.named(name) {
-            Some(NamedVoice::Builtin) => VoiceInput::Builtin,
-            Some(NamedVoice::Saved(v)) => VoiceInput::Prepared(v.voice.clone()),
-            None if openai_names && OPENAI_VOICES.contains(&name.as_str()) => VoiceInput::Builtin,
-            None => return Err(ApiError::VoiceNotFound(name.clone())),
-        },
-        _ => VoiceInput::Builtin,
-    };
+    let voice = speech_voice(&request.voice, voices, openai_names)?;
     let out = service
         .run_request(JobRequest {
             text: request.text,
@@ -306,9 +330,9 @@ pub(crate) async fn speak(
     tag = "openai",
     request_body(content((SpeechRequest = "application/json"))),
     responses(
-        (status = 200, description = "The audio: audio/mpeg, audio/ogg (opus), audio/flac, audio/wav or audio/pcm",
+        (status = 200, description = "The audio: audio/mpeg, audio/ogg (opus), audio/flac, audio/wav or audio/pcm; with stream_format sse, text/event-stream of speech.audio.delta events and a final speech.audio.done",
             content_type = "audio/mpeg", body = inline(crate::openapi::AudioBytes)),
-        (status = 400, description = "invalid_json, invalid_param (model, voice, response_format, speed, a generation parameter), unsupported_param, unsupported_language, unknown_field, empty_text, voice_not_found", body = OpenAiErrorResponse),
+        (status = 400, description = "invalid_json, invalid_param (model, voice, response_format, speed, stream_format, a generation parameter), unsupported_param, unsupported_language, unknown_field, empty_text, voice_not_found", body = OpenAiErrorResponse),
         (status = 415, description = "unsupported_media_type", body = OpenAiErrorResponse),
         (status = 422, description = "text_too_long, invalid_text", body = OpenAiErrorResponse),
         (status = 429, description = "queue_full", body = OpenAiErrorResponse,
@@ -335,6 +359,9 @@ pub async fn create_speech(
         .into());
     }
     let speech = parse_speech(&body, BodyLimits::from(cfg.get_ref()))?;
+    if speech.sse {
+        return super::speech_sse::respond(speech, &service, &voices, cfg.loudness_lufs).await;
+    }
     let format = speech.format;
     let bytes = speak(speech, &service, &voices, true, cfg.loudness_lufs).await?;
     Ok(HttpResponse::Ok()
@@ -497,9 +524,10 @@ mod tests {
             (400, "invalid_param".into(), p("temperature"))
         );
         assert_eq!(
-            fails(with("stream_format", json!("sse"))),
+            fails(with("stream_format", json!("chunks"))),
             (400, "invalid_param".into(), p("stream_format"))
         );
+        assert!(parse(with("stream_format", json!("sse"))).is_ok_and(|s| s.sse));
         assert_eq!(fails(json!({"input": "Hi", "voice": "a"})).2, p("model"));
         assert_eq!(
             fails(json!({"model": "tts-1", "input": "Hi"})).2,

@@ -116,6 +116,7 @@ fn parse_tts(body: &[u8], limits: BodyLimits, aliases: &VoiceAliases) -> ApiResu
         request,
         format,
         speed,
+        sse: false,
     })
 }
 

@@ -191,3 +191,92 @@ async fn openai_speech_end_to_end() {
     let (_, h) = app.health().await;
     assert_eq!(h["sessions"], 0, "{h}");
 }
+
+/// The events of an SSE body: each `data:` line's JSON.
+fn sse_events(body: &[u8]) -> Vec<Value> {
+    let text = std::str::from_utf8(body).expect("UTF-8 events");
+    assert!(text.ends_with("\n\n"), "events end with a blank line");
+    text.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let data = e.strip_prefix("data: ").expect("a data line");
+            serde_json::from_str(data).expect("JSON event")
+        })
+        .collect()
+}
+
+/// The deltas' audio, decoded and concatenated; checks the final done event.
+fn sse_audio(events: &[Value]) -> Vec<u8> {
+    use base64::Engine as _;
+    let (last, deltas) = events.split_last().expect("events");
+    assert_eq!(last["type"], "speech.audio.done", "{last}");
+    assert!(last["usage"]["total_tokens"].is_u64(), "{last}");
+    let mut audio = Vec::new();
+    for d in deltas {
+        assert_eq!(d["type"], "speech.audio.delta", "{d}");
+        let b64 = d["audio"].as_str().expect("audio");
+        audio.extend(
+            base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .expect("base64"),
+        );
+    }
+    audio
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn openai_speech_as_server_sent_events() {
+    // Short chunks, so the text is spoken in several pieces and pcm arrives in several deltas.
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.max_chunk_chars = 30;
+        c.min_chunk_chars = 1;
+    })
+    .await;
+    let base = json!({"model": "tts-1", "input": "First words here. Then a few more words.",
+        "voice": "alloy", "seed": 5, "max_new_tokens": 30});
+    let with = |pairs: &[(&str, Value)]| {
+        let mut b = base.clone();
+        for (k, v) in pairs {
+            b[*k] = v.clone();
+        }
+        b
+    };
+    for format in ["pcm", "wav", "mp3", "flac"] {
+        let (st, _, whole) = speech(&app, with(&[("response_format", json!(format))])).await;
+        assert_eq!(st, 200, "{format}");
+        let (st, ct, body) = speech(
+            &app,
+            with(&[
+                ("response_format", json!(format)),
+                ("stream_format", json!("sse")),
+            ]),
+        )
+        .await;
+        assert_eq!((st, ct.as_str()), (200, "text/event-stream"), "{format}");
+        let events = sse_events(&body);
+        let audio = sse_audio(&events);
+        match format {
+            // Sentence by sentence: the same samples as the whole file.
+            "pcm" => {
+                assert!(events.len() >= 3, "pcm: {} events", events.len());
+                assert_eq!(audio, whole, "pcm");
+            }
+            "wav" => {
+                assert_eq!(&audio[..4], b"RIFF");
+                assert_eq!(&audio[44..], &whole[44..], "wav samples");
+            }
+            _ => assert_eq!(audio, whole, "{format}"),
+        }
+    }
+    // Errors before the first event are ordinary OpenAI errors.
+    let (st, ct, bytes) = speech(
+        &app,
+        with(&[("stream_format", json!("sse")), ("voice", json!("nobody"))]),
+    )
+    .await;
+    assert_eq!((st, ct.as_str()), (400, "application/json"));
+    assert_eq!(error_of(&bytes)["code"], "voice_not_found");
+    let (st, _, bytes) = speech(&app, with(&[("stream_format", json!("chunks"))])).await;
+    assert_eq!(st, 400);
+    assert_eq!(error_of(&bytes)["param"], "stream_format");
+}

@@ -264,3 +264,39 @@ async fn a_client_that_disconnects_mid_stream_frees_the_worker() {
     assert_eq!(h["in_flight"], 0, "{h}");
     assert_eq!(app.play(&sid).await.0, 404);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_within_sentences_matches_the_stored_file() {
+    let app = crate::helpers::spawn_app_with(|c| {
+        c.stream_first_tokens = 10;
+        c.stream_chunk_tokens = 10;
+    })
+    .await;
+    // One sentence: without --stream-first-tokens it would leave in one piece.
+    let body = json!({"text": sentences(1), "seed": 8, "max_new_tokens": 60});
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let run = stream(&app, streamed).await;
+    assert_eq!(run.status, 200);
+    assert_eq!(
+        run.stored_at_first_bytes, 404,
+        "the first bytes came before the sentence was finished"
+    );
+    let (st, stored) = app.play(&run.sid).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        pcm_of(&stored),
+        &run.body[44..],
+        "streamed PCM = stored PCM"
+    );
+    assert!(run.body.len() > 44 + 2 * 24_000, "over a second of audio");
+    // The same request without streaming gives the same audio on this server.
+    let (st, v) = app.synthesize_json(body).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, whole) = app.play(v["session_id"].as_str().expect("sid")).await;
+    assert_eq!(pcm_of(&whole), pcm_of(&stored));
+    eprintln!(
+        "tiny checkpoint, one sentence streamed within: first audio {:.3} s, whole {:.3} s",
+        run.first_s, run.end_s
+    );
+}
