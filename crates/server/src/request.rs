@@ -144,9 +144,6 @@ impl SynthesisRequest {
     pub async fn from_multipart(mut form: Multipart, limits: BodyLimits) -> Result<Self, ApiError> {
         let received = Instant::now();
         let mut fields = Fields::default();
-        let malformed = |e: actix_multipart::MultipartError| {
-            ApiError::InvalidForm(format!("malformed multipart body: {e}"))
-        };
         while let Some(field) = form.next().await {
             let mut field = field.map_err(malformed)?;
             let name = field.name().unwrap_or("").to_string();
@@ -160,18 +157,7 @@ impl SynthesisRequest {
             } else {
                 limits.max_field_bytes()
             };
-            let mut buf = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(malformed)?;
-                if buf.len() + chunk.len() > limit {
-                    return Err(if name == VOICE_PROMPT {
-                        ApiError::UploadTooLarge { max: limit }
-                    } else {
-                        ApiError::FieldTooLarge { name, max: limit }
-                    });
-                }
-                buf.extend_from_slice(&chunk);
-            }
+            let buf = read_field(&mut field, &name, limit, name == VOICE_PROMPT).await?;
             if name == VOICE_PROMPT {
                 // A form with an empty file input sends a zero-length part: treat it as absent
                 // only when it also has no filename.
@@ -298,6 +284,37 @@ fn form_number(name: &str, v: &str) -> Result<Value, ApiError> {
             .map(Value::from)
             .ok_or_else(|| ApiError::InvalidParam(format!("{name} must be a number"))),
     }
+}
+
+/// A multipart body that cannot be parsed.
+pub fn malformed(e: actix_multipart::MultipartError) -> ApiError {
+    ApiError::InvalidForm(format!("malformed multipart body: {e}"))
+}
+
+/// Read one multipart field whole, refusing it as soon as it passes `limit` bytes: an uploaded
+/// file (`upload`) as `upload_too_large`, any other field as `field_too_large`.
+pub async fn read_field(
+    field: &mut actix_multipart::Field,
+    name: &str,
+    limit: usize,
+    upload: bool,
+) -> Result<Vec<u8>, ApiError> {
+    let mut buf = Vec::new();
+    while let Some(chunk) = field.next().await {
+        let chunk = chunk.map_err(malformed)?;
+        if buf.len() + chunk.len() > limit {
+            return Err(if upload {
+                ApiError::UploadTooLarge { max: limit }
+            } else {
+                ApiError::FieldTooLarge {
+                    name: name.to_string(),
+                    max: limit,
+                }
+            });
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
 }
 
 async fn read_limited<S, E>(mut body: S, max: usize) -> Result<web::BytesMut, ApiError>

@@ -12,7 +12,7 @@ use crate::audio::{self, AudioFormat};
 use crate::config::Config;
 use crate::engine::{ConvertRequest, VoiceInput};
 use crate::error::{ApiError, ApiResult, ErrorResponse};
-use crate::request::{media_type, MAX_FIELD_BYTES, VOICE_PROMPT};
+use crate::request::{malformed, media_type, read_field, MAX_FIELD_BYTES, VOICE_PROMPT};
 use crate::synthesizer::{blocking, Synthesizer};
 use crate::voices::{NamedVoice, VoiceStore, DEFAULT_VOICE};
 
@@ -60,9 +60,6 @@ fn text(name: &str, buf: Vec<u8>) -> Result<String, ApiError> {
 }
 
 async fn read_form(mut form: Multipart, max_upload: usize) -> Result<Form, ApiError> {
-    let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::InvalidForm(format!("malformed multipart body: {e}"))
-    };
     let (mut audio, mut voice, mut prompt, mut format, mut seed) = (None, None, None, None, None);
     while let Some(field) = form.next().await {
         let mut field = field.map_err(malformed)?;
@@ -72,18 +69,7 @@ async fn read_form(mut form: Multipart, max_upload: usize) -> Result<Form, ApiEr
             "voice" | "format" | "seed" => MAX_FIELD_BYTES,
             _ => return Err(ApiError::UnknownField(name)),
         };
-        let mut buf = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(malformed)?;
-            if buf.len() + chunk.len() > limit {
-                return Err(if name == VOICE_PROMPT {
-                    ApiError::UploadTooLarge { max: limit }
-                } else {
-                    ApiError::FieldTooLarge { name, max: limit }
-                });
-            }
-            buf.extend_from_slice(&chunk);
-        }
+        let buf = read_field(&mut field, &name, limit, name == VOICE_PROMPT).await?;
         match name.as_str() {
             AUDIO_FIELD => audio = Some(buf),
             VOICE_PROMPT => prompt = Some(buf),

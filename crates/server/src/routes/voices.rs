@@ -13,7 +13,7 @@ use crate::config::Config;
 use crate::engine::JobRequest;
 use crate::error::{ApiError, ApiResult, ErrorResponse};
 use crate::library::{VoiceInfo, VoiceLibrary};
-use crate::request::{media_type, MAX_FIELD_BYTES};
+use crate::request::{malformed, media_type, read_field, MAX_FIELD_BYTES};
 use crate::synthesizer::{blocking, Synthesizer};
 use crate::voices::{VoiceStore, DEFAULT_VOICE};
 
@@ -162,9 +162,6 @@ pub async fn create(
 
 /// The form's `name` and `audio`, each required, nothing else.
 async fn read_form(mut form: Multipart, max_audio: usize) -> Result<(String, Vec<u8>), ApiError> {
-    let malformed = |e: actix_multipart::MultipartError| {
-        ApiError::InvalidForm(format!("malformed multipart body: {e}"))
-    };
     let (mut name, mut audio) = (None, None);
     while let Some(field) = form.next().await {
         let mut field = field.map_err(malformed)?;
@@ -174,17 +171,7 @@ async fn read_form(mut form: Multipart, max_audio: usize) -> Result<(String, Vec
             "audio" => max_audio,
             _ => return Err(ApiError::UnknownField(field_name)),
         };
-        let mut buf = Vec::new();
-        while let Some(chunk) = field.next().await {
-            let chunk = chunk.map_err(malformed)?;
-            if buf.len() + chunk.len() > limit {
-                return Err(ApiError::FieldTooLarge {
-                    name: field_name,
-                    max: limit,
-                });
-            }
-            buf.extend_from_slice(&chunk);
-        }
+        let buf = read_field(&mut field, &field_name, limit, false).await?;
         if field_name == "name" {
             name = Some(
                 String::from_utf8(buf)
