@@ -6,37 +6,17 @@
 //! `--meanflow`, Chatterbox-Turbo's 2 calls at batch 1), HiFT, and the whole
 //! `S3Gen::inference_traced`.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use chatterbox::models::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
-use chatterbox_testkit::manifest::Recorder;
-use std::collections::HashMap;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]
 mod rss;
+#[path = "common/s3gen_weights.rs"]
+mod s3gen_weights;
 
 fn random_weights(cfg: &S3GenConfig, rng: &mut GaussianRng) -> anyhow::Result<S3Gen> {
-    let rec = Recorder::new();
-    S3Gen::new(cfg, &rec.var_builder())?;
-    let mut tensors = HashMap::new();
-    for (key, shape) in rec.requested() {
-        let n: usize = shape.iter().product();
-        let leaf = key.rsplit('.').next().unwrap_or("");
-        let data: Vec<f32> =
-            if shape.len() >= 2 && !key.ends_with("original0") && leaf != "weight_g" {
-                let fan_in: usize = shape[1..].iter().product();
-                let a = (3.0 / fan_in.max(1) as f32).sqrt();
-                (0..n).map(|_| rng.uniform(-a, a)).collect()
-            } else if leaf == "bias" || key.contains("pos_bias") {
-                (0..n).map(|_| rng.uniform(-0.05, 0.05)).collect()
-            } else {
-                // LayerNorm weights, Snake alphas, weight-norm gains.
-                (0..n).map(|_| rng.uniform(0.8, 1.2)).collect()
-            };
-        tensors.insert(key, Tensor::from_vec(data, shape, &Device::Cpu)?);
-    }
-    let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    Ok(S3Gen::new(cfg, &vb)?)
+    s3gen_weights::random_s3gen(cfg, rng)
 }
 
 fn main() -> anyhow::Result<()> {
