@@ -1,7 +1,8 @@
 //! S3Gen speed at the released size with random weights: 100 new speech tokens after a 233-token
 //! prompt (466 prompt mel frames; 666 frames through the CFM, as in the reference measurement).
 //!
-//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT] [--meanflow]`
+//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT] [--meanflow] [--steps=S]`
+//! (`--steps=S`: S Euler steps instead of the configured 10, the `cfm_steps` parameter).
 //! Prints the time of the conformer encoder, the CFM (10 estimator calls on CFG batch 2; with
 //! `--meanflow`, Chatterbox-Turbo's 2 calls at batch 1), HiFT, and the whole
 //! `S3Gen::inference_traced`.
@@ -27,6 +28,8 @@ fn main() -> anyhow::Result<()> {
     let n_new = args.first().copied().unwrap_or(100);
     let n_prompt = args.get(1).copied().unwrap_or(233);
     let meanflow = std::env::args().any(|a| a == "--meanflow");
+    let steps: Option<usize> =
+        std::env::args().find_map(|a| a.strip_prefix("--steps=").and_then(|v| v.parse().ok()));
     let cfg = if meanflow {
         S3GenConfig::meanflow()
     } else {
@@ -70,10 +73,11 @@ fn main() -> anyhow::Result<()> {
         .transpose(1, 2)?
         .contiguous()?;
     let t = Instant::now();
+    let n_steps = steps.unwrap_or(cfg.flow.n_timesteps);
     let mel = model
         .flow
         .decoder
-        .forward(&noise.z, &mu, &spk, &cond, &|| false)?;
+        .forward_steps(&noise.z, &mu, &spk, &cond, n_steps, &|| false)?;
     let t_cfm = t.elapsed().as_secs_f64();
     let mel = mel.narrow(2, tm, total - tm)?;
     let t = Instant::now();
@@ -82,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     println!("encoder:  {t_enc:.2} s");
     println!(
         "CFM:      {t_cfm:.2} s  ({:.2} s per estimator call, batch {})",
-        t_cfm / cfg.flow.n_timesteps as f64,
+        t_cfm / n_steps as f64,
         if meanflow { 1 } else { 2 }
     );
     println!(
@@ -92,10 +96,15 @@ fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let out =
-        model.inference_traced(&tokens, &prompt, &prompt_feat, &embedding, &noise, &|| {
-            false
-        })?;
+    let out = model.inference_traced_with(
+        &tokens,
+        &prompt,
+        &prompt_feat,
+        &embedding,
+        &noise,
+        steps,
+        &|| false,
+    )?;
     let t_all = t.elapsed().as_secs_f64();
     let secs = out.wav.dim(1)? as f64 / 24_000.0;
     println!(
