@@ -312,7 +312,7 @@ impl PackedConv {
 pub mod x86 {
     use super::{PackedConv, PackedWeights, Post, MR, NR};
     use pulp::x86::{V3, V4};
-    use pulp::{f32x16, f32x8, i32x8, Simd, WithSimd};
+    use pulp::{f32x16, f32x8, i32x16, i32x8, Simd, WithSimd};
 
     /// Rows of one micro-tile: two strips.
     pub const TR: usize = 2 * MR;
@@ -330,6 +330,9 @@ pub mod x86 {
 
         /// The AVX2 context (every AVX-512 CPU has it) for the 8-lane epilogues.
         fn v3(self) -> V3;
+
+        /// Exact (erf) GELU of one 16-column row ([`gelu8`] lane by lane).
+        fn gelu_row(self, v: [f32; NR]) -> [f32; NR];
     }
 
     impl Micro for V3 {
@@ -357,6 +360,12 @@ pub mod x86 {
         #[inline(always)]
         fn v3(self) -> V3 {
             self
+        }
+
+        #[inline(always)]
+        fn gelu_row(self, v: [f32; NR]) -> [f32; NR] {
+            let [v0, v1]: [f32x8; 2] = pulp::cast(v);
+            pulp::cast([gelu8(self, v0), gelu8(self, v1)])
         }
     }
 
@@ -389,6 +398,78 @@ pub mod x86 {
         #[inline(always)]
         fn v3(self) -> V3 {
             *self
+        }
+
+        #[inline(always)]
+        fn gelu_row(self, v: [f32; NR]) -> [f32; NR] {
+            pulp::cast(gelu16(self, pulp::cast(v)))
+        }
+    }
+
+    /// [`exp8`] on sixteen lanes (AVX-512).
+    #[inline(always)]
+    pub fn exp16(simd: V4, x: f32x16) -> f32x16 {
+        const MAGIC: f32 = 12_582_912.0;
+        let c = |v: f32| simd.splat_f32x16(v);
+        let x = simd.max_f32x16(simd.min_f32x16(x, c(88.0)), c(-87.0));
+        let k = simd.mul_add_f32x16(x, c(std::f32::consts::LOG2_E), c(MAGIC));
+        let n = simd.sub_f32x16(k, c(MAGIC));
+        let r = simd.mul_add_f32x16(n, c(-0.693_359_4), x);
+        let r = simd.mul_add_f32x16(n, c(2.121_944_4e-4), r);
+        let mut p = c(1.987_569_1e-4);
+        for coef in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = simd.mul_add_f32x16(p, r, c(coef));
+        }
+        let y = simd.add_f32x16(simd.mul_add_f32x16(p, simd.mul_f32x16(r, r), r), c(1.0));
+        let ki: i32x16 = pulp::cast(k);
+        let magic: i32x16 = pulp::cast(c(MAGIC));
+        let e = simd.wrapping_sub_i32x16(ki, magic);
+        let e = simd.wrapping_add_i32x16(e, simd.splat_i32x16(127));
+        let scale: f32x16 = pulp::cast(simd.shl_const_i32x16::<23>(e));
+        simd.mul_f32x16(y, scale)
+    }
+
+    /// [`gelu8`] on sixteen lanes (AVX-512).
+    #[inline(always)]
+    pub fn gelu16(simd: V4, v: f32x16) -> f32x16 {
+        let c = |x: f32| simd.splat_f32x16(x);
+        let z = simd.mul_f32x16(v, c(std::f32::consts::FRAC_1_SQRT_2));
+        let a = simd.abs_f32x16(z);
+        let t = simd.div_f32x16(c(1.0), simd.mul_add_f32x16(a, c(0.327_591_1), c(1.0)));
+        let mut p = c(1.061_405_4);
+        for coef in [-1.453_152_1, 1.421_413_8, -0.284_496_72, 0.254_829_6] {
+            p = simd.mul_add_f32x16(p, t, c(coef));
+        }
+        let p = simd.mul_f32x16(p, t);
+        let e = exp16(simd, simd.mul_f32x16(simd.mul_f32x16(a, a), c(-1.0)));
+        let erf_abs = simd.sub_f32x16(c(1.0), simd.mul_f32x16(p, e));
+        let sign = simd.and_f32x16(z, c(-0.0));
+        let erf = simd.xor_f32x16(erf_abs, sign);
+        simd.mul_f32x16(simd.mul_f32x16(c(0.5), v), simd.add_f32x16(c(1.0), erf))
+    }
+
+    #[test]
+    fn gelu16_matches_the_scalar_gelu() {
+        let Some(simd) = V4::try_new() else {
+            println!("skipped: no avx512f");
+            return;
+        };
+        for i in -1000..1000 {
+            let xs: [f32; 16] = std::array::from_fn(|l| (i * 16 + l as i32) as f32 * 0.000_7);
+            let got: [f32; 16] = pulp::cast(gelu16(simd, pulp::cast(xs)));
+            for (&x, &g) in xs.iter().zip(&got) {
+                let want = crate::kernels::gelu_scalar(x);
+                assert!(
+                    (g - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                    "gelu({x}) {g} vs {want}"
+                );
+            }
         }
     }
 
@@ -663,7 +744,6 @@ pub mod x86 {
             } = self;
             let (k, n) = (w.k, w.n);
             let rows = y.len() / n;
-            let v3 = simd.v3();
             for (p, panel) in w.panels.chunks_exact(k).enumerate() {
                 let c0 = p * NR;
                 let cols = NR.min(n - c0);
@@ -683,11 +763,7 @@ pub mod x86 {
                         let dst = &mut y[r * n + c0..r * n + c0 + cols];
                         match post {
                             Post::None => store(dst, &v),
-                            Post::Gelu => {
-                                let [v0, v1]: [f32x8; 2] = pulp::cast(v);
-                                let g: [f32; NR] = pulp::cast([gelu8(v3, v0), gelu8(v3, v1)]);
-                                store(dst, &g);
-                            }
+                            Post::Gelu => store(dst, &simd.gelu_row(v)),
                             Post::Residual(res) => {
                                 let res = &res[r * n + c0..r * n + c0 + cols];
                                 for ((o, &v), &rv) in dst.iter_mut().zip(&v).zip(res) {
