@@ -7,7 +7,9 @@
 #
 # Stages: T3 prefill (2 x 400 positions) and decode step (CFG batch 2, context 400) in f32, q8 and
 # q4 (ours) against the reference's f32; one CFM estimator call, HiFT and S3Gen tokens -> wav
-# (100 new + 233 prompt tokens); prepare_conditionals on a 10 s clip. Writes JSON (default
+# (100 new + 233 prompt tokens; ours also capped at AVX2 with CHATTERBOX_SIMD=avx2, variant
+# f32-avx2, and with cfm_steps 6, variant f32-6steps, against the reference's 10 steps);
+# prepare_conditionals on a 10 s clip. Writes JSON (default
 # bench-results.json) and prints a table with the median over rounds and the ratio
 # reference / ours (> 1: we are faster). Check `uptime` first: a speed claim needs a quiet machine.
 # The reference venv is created on first use (~6 min, ~4 GB); REFERENCE_PYTHON overrides it.
@@ -47,6 +49,8 @@ for r in $(seq "$rounds"); do
     run "ours_t3_q8_$r" "$bin/bench_t3" "$steps" q8
     run "ours_t3_q4_$r" "$bin/bench_t3" "$steps" q4
     run "ours_s3gen_$r" "$bin/bench_s3gen"
+    run "ours_s3gen_avx2_$r" env CHATTERBOX_SIMD=avx2 "$bin/bench_s3gen"
+    run "ours_s3gen_steps6_$r" "$bin/bench_s3gen" --steps=6
     run "ref_s3gen_$r" "$py" tools/reference/bench_s3gen_reference.py 3 "$threads"
     run "ours_cond_$r" "$bin/bench_cond" "$clip" --iters 2
     run "ref_cond_$r" "$py" tools/reference/bench_cond.py "$clip" --threads "$threads" --iters 2

@@ -27,6 +27,9 @@ SOURCES = {  # (log stem, side, variant) -> stages it provides
     "ours_t3_q4": ("ours", "q4", ["t3_prefill", "t3_decode_step", "t3_peak_rss"]),
     "ref_t3": ("reference", "f32", ["t3_prefill", "t3_decode_step"]),
     "ours_s3gen": ("ours", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "s3gen_peak_rss"]),
+    # The same binary capped at AVX2 (CHATTERBOX_SIMD=avx2), and cfm_steps=6 (reference: 10 steps).
+    "ours_s3gen_avx2": ("ours", "f32-avx2", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav"]),
+    "ours_s3gen_steps6": ("ours", "f32-6steps", ["s3gen_tokens_to_wav"]),
     "ref_s3gen": ("reference", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "s3gen_peak_rss"]),
     "ours_cond": ("ours", "f32", ["prepare_conditionals"]),
     "ref_cond": ("reference", "f32", ["prepare_conditionals"]),

@@ -1,6 +1,7 @@
-//! Tells the tests whether the build machine's CPU has AVX2+FMA, the only ISA the packed kernels
-//! have a path for: their kernel-level tests are then `#[ignore]`d with the reason instead of
-//! passing without checking anything (tests run on the machine that built them).
+//! Tells the tests whether the build machine's CPU has AVX2+FMA: the AVX2 kernel tests are then
+//! `#[ignore]`d with the reason instead of passing without checking anything (tests run on the
+//! machine that built them). The AVX-512 kernel tests check the CPU at run time and print
+//! "skipped: no avx512f" where it has none.
 
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(host_avx2_fma)");

@@ -1,11 +1,13 @@
 //! Throughput of the packed kernels at the S3Gen estimator's sizes (CFG batch 2, 666 frames):
 //! the q/k/v product (256 → 1536), the feed-forward input (256 → 1024) without and with the GELU
-//! epilogue, and the fused attention (8 heads × 64).
+//! epilogue, and the fused attention (8 heads × 64), on every instruction-set path this CPU has
+//! (AVX-512, AVX2 + FMA), the paths alternating round by round.
 //!
-//! `cargo bench -p chatterbox --bench kernels` (best of 30 runs each; threads: RAYON_NUM_THREADS).
+//! `cargo bench -p chatterbox --bench kernels` (best of 3 × 10 runs each; threads:
+//! RAYON_NUM_THREADS).
 
-use chatterbox::kernels::attention::fused_attention;
-use chatterbox::kernels::gemm::{PackedWeights, Post};
+use chatterbox::kernels::attention::fused_attention_with;
+use chatterbox::kernels::gemm::{Isa, PackedWeights, Post};
 use std::time::Instant;
 
 fn best_of<R>(runs: usize, mut f: impl FnMut() -> R) -> f64 {
@@ -19,6 +21,11 @@ fn best_of<R>(runs: usize, mut f: impl FnMut() -> R) -> f64 {
 }
 
 fn main() {
+    let isas: Vec<Isa> = [Isa::avx512(), Isa::avx2()].into_iter().flatten().collect();
+    if isas.is_empty() {
+        println!("packed kernels: skipped, this CPU has no AVX2+FMA");
+        return;
+    }
     let (m, k) = (1332, 256);
     let x: Vec<f32> = (0..m * k)
         .map(|i| ((i * 7919) % 1000) as f32 / 1000.0)
@@ -27,32 +34,44 @@ fn main() {
         let w: Vec<f32> = (0..k * n)
             .map(|i| ((i * 104_729) % 1000) as f32 / 1000.0 - 0.5)
             .collect();
-        let Some(pw) = PackedWeights::new(&w, k, n) else {
-            println!("packed matmul: skipped, this CPU has no AVX2+FMA");
-            break;
-        };
         let post = if gelu { Post::Gelu } else { Post::None };
-        let best = best_of(30, || pw.matmul(&x, None, post));
-        println!(
-            "packed matmul {m}x{k}x{n}{}: {:.2} ms, {:.1} GFLOP/s",
-            if gelu { " + GELU" } else { "" },
-            best * 1e3,
-            2.0 * (m * k * n) as f64 / best / 1e9
-        );
+        let packed: Vec<PackedWeights> = isas
+            .iter()
+            .filter_map(|&isa| PackedWeights::with_isa(&w, k, n, isa))
+            .collect();
+        let mut best = vec![f64::MAX; packed.len()];
+        for _ in 0..3 {
+            for (b, pw) in best.iter_mut().zip(&packed) {
+                *b = b.min(best_of(10, || pw.matmul(&x, None, post)));
+            }
+        }
+        for (b, pw) in best.iter().zip(&packed) {
+            println!(
+                "packed matmul {m}x{k}x{n}{} [{}]: {:.2} ms, {:.1} GFLOP/s",
+                if gelu { " + GELU" } else { "" },
+                pw.isa().name(),
+                b * 1e3,
+                2.0 * (m * k * n) as f64 / b / 1e9
+            );
+        }
     }
 
     let (b, t, h, d) = (2, 666, 8, 64);
     let qkv: Vec<f32> = (0..b * t * 3 * h * d)
         .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 2.0)
         .collect();
-    if fused_attention(&qkv[..3], 1, 1, 1, 1).is_none() {
-        println!("fused attention: skipped, this CPU has no AVX2+FMA");
-        return;
+    let mut best = vec![f64::MAX; isas.len()];
+    for _ in 0..3 {
+        for (bt, &isa) in best.iter_mut().zip(&isas) {
+            *bt = bt.min(best_of(10, || fused_attention_with(isa, &qkv, b, t, h, d)));
+        }
     }
-    let best = best_of(30, || fused_attention(&qkv, b, t, h, d));
-    println!(
-        "fused attention {b}x{t}, {h} heads x {d}: {:.2} ms, {:.1} GFLOP/s",
-        best * 1e3,
-        4.0 * (b * h * t * t * d) as f64 / best / 1e9
-    );
+    for (bt, isa) in best.iter().zip(&isas) {
+        println!(
+            "fused attention {b}x{t}, {h} heads x {d} [{}]: {:.2} ms, {:.1} GFLOP/s",
+            isa.name(),
+            bt * 1e3,
+            4.0 * (b * h * t * t * d) as f64 / bt / 1e9
+        );
+    }
 }

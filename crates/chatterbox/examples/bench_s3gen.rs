@@ -1,42 +1,23 @@
 //! S3Gen speed at the released size with random weights: 100 new speech tokens after a 233-token
 //! prompt (466 prompt mel frames; 666 frames through the CFM, as in the reference measurement).
 //!
-//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT] [--meanflow]`
+//! `cargo run --release --example bench_s3gen [-- N_NEW N_PROMPT] [--meanflow] [--steps=S]`
+//! (`--steps=S`: S Euler steps instead of the configured 10, the `cfm_steps` parameter).
 //! Prints the time of the conformer encoder, the CFM (10 estimator calls on CFG batch 2; with
 //! `--meanflow`, Chatterbox-Turbo's 2 calls at batch 1), HiFT, and the whole
 //! `S3Gen::inference_traced`.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{Device, Tensor};
 use chatterbox::models::s3gen::{GaussianRng, S3Gen, S3GenConfig, S3GenNoise};
-use chatterbox_testkit::manifest::Recorder;
-use std::collections::HashMap;
 use std::time::Instant;
 
 #[path = "common/rss.rs"]
 mod rss;
+#[path = "common/s3gen_weights.rs"]
+mod s3gen_weights;
 
 fn random_weights(cfg: &S3GenConfig, rng: &mut GaussianRng) -> anyhow::Result<S3Gen> {
-    let rec = Recorder::new();
-    S3Gen::new(cfg, &rec.var_builder())?;
-    let mut tensors = HashMap::new();
-    for (key, shape) in rec.requested() {
-        let n: usize = shape.iter().product();
-        let leaf = key.rsplit('.').next().unwrap_or("");
-        let data: Vec<f32> =
-            if shape.len() >= 2 && !key.ends_with("original0") && leaf != "weight_g" {
-                let fan_in: usize = shape[1..].iter().product();
-                let a = (3.0 / fan_in.max(1) as f32).sqrt();
-                (0..n).map(|_| rng.uniform(-a, a)).collect()
-            } else if leaf == "bias" || key.contains("pos_bias") {
-                (0..n).map(|_| rng.uniform(-0.05, 0.05)).collect()
-            } else {
-                // LayerNorm weights, Snake alphas, weight-norm gains.
-                (0..n).map(|_| rng.uniform(0.8, 1.2)).collect()
-            };
-        tensors.insert(key, Tensor::from_vec(data, shape, &Device::Cpu)?);
-    }
-    let vb = candle_nn::VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-    Ok(S3Gen::new(cfg, &vb)?)
+    s3gen_weights::random_s3gen(cfg, rng)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -47,6 +28,8 @@ fn main() -> anyhow::Result<()> {
     let n_new = args.first().copied().unwrap_or(100);
     let n_prompt = args.get(1).copied().unwrap_or(233);
     let meanflow = std::env::args().any(|a| a == "--meanflow");
+    let steps: Option<usize> =
+        std::env::args().find_map(|a| a.strip_prefix("--steps=").and_then(|v| v.parse().ok()));
     let cfg = if meanflow {
         S3GenConfig::meanflow()
     } else {
@@ -90,10 +73,11 @@ fn main() -> anyhow::Result<()> {
         .transpose(1, 2)?
         .contiguous()?;
     let t = Instant::now();
+    let n_steps = steps.unwrap_or(cfg.flow.n_timesteps);
     let mel = model
         .flow
         .decoder
-        .forward(&noise.z, &mu, &spk, &cond, &|| false)?;
+        .forward_steps(&noise.z, &mu, &spk, &cond, n_steps, &|| false)?;
     let t_cfm = t.elapsed().as_secs_f64();
     let mel = mel.narrow(2, tm, total - tm)?;
     let t = Instant::now();
@@ -102,7 +86,7 @@ fn main() -> anyhow::Result<()> {
     println!("encoder:  {t_enc:.2} s");
     println!(
         "CFM:      {t_cfm:.2} s  ({:.2} s per estimator call, batch {})",
-        t_cfm / cfg.flow.n_timesteps as f64,
+        t_cfm / n_steps as f64,
         if meanflow { 1 } else { 2 }
     );
     println!(
@@ -112,10 +96,15 @@ fn main() -> anyhow::Result<()> {
     );
 
     let t = Instant::now();
-    let out =
-        model.inference_traced(&tokens, &prompt, &prompt_feat, &embedding, &noise, &|| {
-            false
-        })?;
+    let out = model.inference_traced_with(
+        &tokens,
+        &prompt,
+        &prompt_feat,
+        &embedding,
+        &noise,
+        steps,
+        &|| false,
+    )?;
     let t_all = t.elapsed().as_secs_f64();
     let secs = out.wav.dim(1)? as f64 / 24_000.0;
     println!(

@@ -8,7 +8,12 @@ use chatterbox_testkit::tiny::write_tiny_checkpoint;
 use std::cell::Cell;
 
 fn model() -> anyhow::Result<(Chatterbox, std::path::PathBuf)> {
-    let dir = std::env::temp_dir().join(format!("cbx-pipeline-test-{}", std::process::id()));
+    model_in("cancel")
+}
+
+/// The tiny checkpoint in a directory of its own per test (they run in parallel).
+fn model_in(test: &str) -> anyhow::Result<(Chatterbox, std::path::PathBuf)> {
+    let dir = std::env::temp_dir().join(format!("cbx-pipeline-test-{}-{test}", std::process::id()));
     write_tiny_checkpoint(&dir, 0)?;
     Ok((Chatterbox::load(&dir)?, dir))
 }
@@ -64,6 +69,56 @@ fn generation_is_seeded_and_cancellable_everywhere() -> anyhow::Result<()> {
         );
         assert_eq!(seen.get(), k, "work went on after the stop at poll {k}");
     }
+    std::fs::remove_dir_all(dir)?;
+    Ok(())
+}
+
+/// `cfm_steps` and `s3gen_prompt_seconds` reach S3Gen: fewer Euler steps poll fewer times and
+/// change the audio; a shorter prompt changes the audio; neither changes T3's tokens (so the
+/// length); the defaults are the reference's configuration.
+#[test]
+fn s3gen_speed_options_take_effect() -> anyhow::Result<()> {
+    let (model, dir) = model_in("options")?;
+    let text = "Fewer steps, shorter prompt.";
+    let run = |p: &GenerateParams| -> anyhow::Result<(Vec<f32>, usize)> {
+        let polls = Cell::new(0usize);
+        let wav = model.generate(text, None, p, &|| {
+            polls.set(polls.get() + 1);
+            false
+        })?;
+        Ok((wav, polls.get()))
+    };
+    let euler = chatterbox_testkit::tiny::config().s3gen.flow.n_timesteps;
+    let (base, polls) = run(&params())?;
+    let steps = 3;
+    let (fewer, fewer_polls) = run(&GenerateParams {
+        cfm_steps: steps,
+        ..params()
+    })?;
+    assert_eq!(
+        fewer_polls + euler,
+        polls + steps,
+        "one poll per Euler step"
+    );
+    assert_eq!(fewer.len(), base.len());
+    assert_ne!(fewer, base);
+    let (short, short_polls) = run(&GenerateParams {
+        s3gen_prompt_seconds: 1.0,
+        ..params()
+    })?;
+    assert_eq!((short.len(), short_polls), (base.len(), polls));
+    assert_ne!(short, base, "a 1 s prompt (25 tokens) changes the audio");
+    assert!(model
+        .generate(
+            text,
+            None,
+            &GenerateParams {
+                cfm_steps: 0,
+                ..params()
+            },
+            &|| false
+        )
+        .is_err());
     std::fs::remove_dir_all(dir)?;
     Ok(())
 }

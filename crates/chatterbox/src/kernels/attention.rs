@@ -1,4 +1,4 @@
-//! Fused multi-head self-attention for the CFM estimator (x86-64 with AVX2 + FMA).
+//! Fused multi-head self-attention for the CFM estimator (x86-64 with AVX-512 or AVX2 + FMA).
 //!
 //! `softmax(q·kᵀ)·v` per (batch row, head) without materialising the `(H, T, T)` scores. Work is
 //! done on tiles of 16 queries held as two 8-lane vectors, so everything runs transposed: the
@@ -6,8 +6,9 @@
 //! softmax over keys is then a vertical max/exp/sum over the rows of `Sᵀ`, and the output is
 //! `Oᵀ = Vᵀ·Sᵀ` with the same micro-kernel broadcasting 6 value columns; each output column is
 //! divided by its sum when written out. Keys and values are packed once per (batch row, head);
-//! a tile's scores (T × 16 floats) stay in L1/L2. Safe code throughout: `pulp` provides the
-//! AVX2/FMA context and vector types.
+//! a tile's scores (T × 16 floats) stay in L1/L2. The products run on the GEMM's 12×16
+//! micro-tile for the instruction set [`Isa::detect`] picks (AVX-512 or AVX2 + FMA). Safe code
+//! throughout: `pulp` provides the SIMD contexts and vector types.
 //!
 //! On other CPUs [`fused_attention`] returns `None` and the caller uses candle's matmuls.
 
@@ -19,19 +20,34 @@ use super::gemm::NR as NQ;
 /// values from L2 across this many queries.
 const ROWS_PER_TASK: usize = 4 * NQ;
 
+use super::gemm::{with_isa, Isa};
+
 /// Attention over the fused projections `qkv` `(B, T, 3, H, d)` (row-major; queries already scaled
 /// by 1/√d) → `(B, T, H·d)` row-major. `None` when this CPU has no fused kernel or the input does
 /// not match the sizes.
 pub fn fused_attention(qkv: &[f32], b: usize, t: usize, h: usize, d: usize) -> Option<Vec<f32>> {
+    fused_attention_with(Isa::detect()?, qkv, b, t, h, d)
+}
+
+/// [`fused_attention`] on the given instruction set (tests and benchmarks compare the paths).
+pub fn fused_attention_with(
+    isa: Isa,
+    qkv: &[f32],
+    b: usize,
+    t: usize,
+    h: usize,
+    d: usize,
+) -> Option<Vec<f32>> {
     if qkv.len() != b * t * 3 * h * d || t == 0 || d == 0 {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
     {
-        pulp::x86::V3::try_new().map(|simd| x86::run(simd, qkv, b, t, h, d))
+        Some(with_isa!(isa, s => x86::run(s, qkv, b, t, h, d)))
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
+        let _ = isa;
         None
     }
 }
@@ -39,8 +55,7 @@ pub fn fused_attention(qkv: &[f32], b: usize, t: usize, h: usize, d: usize) -> O
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{MR, NQ, ROWS_PER_TASK};
-    use crate::kernels::gemm::x86::{exp8, kernel};
-    use pulp::x86::V3;
+    use crate::kernels::gemm::x86::{exp8, strip_pairs, Micro, TR};
     use pulp::{f32x8, Simd, WithSimd};
     use rayon::prelude::*;
 
@@ -54,7 +69,14 @@ mod x86 {
         v: Vec<[f32; MR]>,
     }
 
-    pub(super) fn run(simd: V3, qkv: &[f32], b: usize, t: usize, h: usize, d: usize) -> Vec<f32> {
+    pub(super) fn run<M: Micro>(
+        simd: M,
+        qkv: &[f32],
+        b: usize,
+        t: usize,
+        h: usize,
+        d: usize,
+    ) -> Vec<f32> {
         let tk = t.div_ceil(MR) * MR;
         let vblocks = d.div_ceil(MR);
         let row = 3 * h * d;
@@ -140,8 +162,8 @@ mod x86 {
 
     /// One tile: 16 queries (`qt` = `Qᵀ` `(d, 16)`) of one head against every key; writes the
     /// output rows (row stride `ld_out`, columns `col..col+d`) of the queries that exist.
-    struct Tile<'a> {
-        simd: V3,
+    struct Tile<'a, M: Micro> {
+        simd: M,
         qt: &'a [[f32; NQ]],
         pk: &'a Packed,
         t: usize,
@@ -154,7 +176,7 @@ mod x86 {
         col: usize,
     }
 
-    impl WithSimd for Tile<'_> {
+    impl<M: Micro> WithSimd for Tile<'_, M> {
         type Output = ();
 
         #[inline(always)]
@@ -171,11 +193,11 @@ mod x86 {
                 ld_out,
                 col,
             } = self;
-            // Sᵀ = K·Qᵀ, six keys per micro-kernel call.
-            for (kb, st) in pk.k.chunks_exact(d).zip(scores.chunks_exact_mut(MR)) {
-                let acc = kernel(simd, kb, qt);
+            // Sᵀ = K·Qᵀ, twelve keys per micro-tile.
+            for ((k0, k1), st) in strip_pairs(&pk.k, d).zip(scores.chunks_mut(TR)) {
+                let acc = simd.tile(k0, k1, qt);
                 for (dst, a) in st.iter_mut().zip(&acc) {
-                    *dst = pulp::cast(*a);
+                    *dst = *a;
                 }
             }
             // Softmax numerators down each column (one column per query); padded keys get 0.
@@ -187,14 +209,15 @@ mod x86 {
                 }
             }
             let [m0, m1]: [f32x8; 2] = pulp::cast(max);
-            let zero = simd.splat_f32x8(0.0);
+            let v3 = simd.v3();
+            let zero = v3.splat_f32x8(0.0);
             let (mut s0, mut s1) = (zero, zero);
             for s in valid.iter_mut() {
                 let [x0, x1]: [f32x8; 2] = pulp::cast(*s);
-                let e0 = exp8(simd, simd.sub_f32x8(x0, m0));
-                let e1 = exp8(simd, simd.sub_f32x8(x1, m1));
-                s0 = simd.add_f32x8(s0, e0);
-                s1 = simd.add_f32x8(s1, e1);
+                let e0 = exp8(v3, v3.sub_f32x8(x0, m0));
+                let e1 = exp8(v3, v3.sub_f32x8(x1, m1));
+                s0 = v3.add_f32x8(s0, e0);
+                s1 = v3.add_f32x8(s1, e1);
                 *s = pulp::cast([e0, e1]);
             }
             let sum: [f32; NQ] = pulp::cast([s0, s1]);
@@ -202,12 +225,12 @@ mod x86 {
                 *s = [0.0; NQ];
             }
             let inv = sum.map(|s| 1.0 / s);
-            // Oᵀ = Vᵀ·Sᵀ, six value columns per call, each divided by its query's sum.
+            // Oᵀ = Vᵀ·Sᵀ, twelve value columns per micro-tile.
             let tk = scores.len();
-            for (vb, o) in pk.v.chunks_exact(tk).zip(ot.chunks_exact_mut(MR)) {
-                let acc = kernel(simd, vb, scores);
+            for ((v0, v1), o) in strip_pairs(&pk.v, tk).zip(ot.chunks_mut(TR)) {
+                let acc = simd.tile(v0, v1, scores);
                 for (dst, a) in o.iter_mut().zip(&acc) {
-                    *dst = pulp::cast(*a);
+                    *dst = *a;
                 }
             }
             // Transpose into the output rows, dividing by each query's sum.
@@ -257,9 +280,23 @@ mod tests {
     #[test]
     #[cfg_attr(
         not(host_avx2_fma),
-        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+        ignore = "this CPU has no AVX2+FMA (callers use candle there)"
     )]
-    fn fused_attention_matches_the_definition() {
+    fn fused_attention_matches_the_definition_avx2() {
+        fused_attention_matches_the_definition(
+            Isa::avx2().expect("AVX2+FMA (detected at build time)"),
+        );
+    }
+
+    #[test]
+    fn fused_attention_matches_the_definition_avx512() {
+        match Isa::avx512() {
+            Some(isa) => fused_attention_matches_the_definition(isa),
+            None => println!("skipped: no avx512f"),
+        }
+    }
+
+    fn fused_attention_matches_the_definition(isa: Isa) {
         let mut rnd = crate::kernels::test_uniform(0x2545_f491_4f6c_dd1du64);
         // Odd lengths exercise the padded key panel and the partial query tile.
         for &(b, t, h, d) in &[
@@ -270,7 +307,7 @@ mod tests {
             (1, 70, 2, 5),
         ] {
             let qkv: Vec<f32> = (0..b * t * 3 * h * d).map(|_| 2.0 * rnd()).collect();
-            let got = fused_attention(&qkv, b, t, h, d).expect("kernel available");
+            let got = fused_attention_with(isa, &qkv, b, t, h, d).expect("valid sizes");
             let want = naive(&qkv, b, t, h, d);
             let err = got
                 .iter()
@@ -280,7 +317,7 @@ mod tests {
             assert!(err < 2e-5, "b={b} t={t} h={h} d={d}: max abs error {err}");
         }
         assert!(
-            fused_attention(&[0.0; 10], 1, 1, 1, 16).is_none(),
+            fused_attention_with(isa, &[0.0; 10], 1, 1, 1, 16).is_none(),
             "bad length"
         );
     }

@@ -1,20 +1,101 @@
-//! A matrix product for weights known at load time (x86-64 with AVX2 + FMA), with the bias and
-//! an activation or a residual applied while the result is still in registers.
+//! A matrix product for weights known at load time (x86-64 with AVX-512 or AVX2 + FMA), with the
+//! bias and an activation or a residual applied while the result is still in registers.
 //!
 //! `y (M, N) = x (M, K) · W (K, N)`: `W` is packed once into 16-column panels (`[⌈N/16⌉][K]` of
 //! `[f32; 16]`); each parallel task packs 48 rows of `x` into 6-row strips (`[K]` of `[f32; 6]`)
-//! and runs the 6×16 FMA micro-kernel ([`x86::kernel`], shared with the fused attention) over
-//! every panel, the strips staying in L2 and a panel in L1 while the task's strips pass over it.
-//! Safe code throughout: `pulp` provides the AVX2/FMA context and vector types.
+//! and runs a 12×16 micro-tile (two strips against one panel, [`x86::Micro::tile`], shared with
+//! the fused attention and the packed convolution) over every panel, the strips staying in L2 and
+//! a panel in L1 while the task's strips pass over it. Safe code throughout: `pulp` provides the
+//! AVX2/FMA and AVX-512 contexts and vector types.
 //!
-//! Without AVX2 + FMA, [`PackedWeights::new`] returns `None` and callers use candle's matmul.
+//! The instruction set is chosen at run time ([`Isa::detect`]): AVX-512 (one 16-lane vector per
+//! panel row, 12 accumulators) where the CPU has it, else AVX2 + FMA (two 8-lane vectors per panel
+//! row, two 6×16 kernels); `CHATTERBOX_SIMD=avx2` forces the AVX2 path (for side-by-side
+//! timing). The packed layouts are the same for both. Without AVX2 + FMA, [`PackedWeights::new`]
+//! returns `None` and callers use candle's matmul.
 
 /// Rows per micro-kernel strip.
 pub const MR: usize = 6;
-/// Columns per panel (two 8-lane vectors).
+/// Columns per panel (two 8-lane vectors, or one 16-lane vector).
 pub const NR: usize = 16;
-/// Rows of `x` per parallel task (a multiple of `MR`).
+/// Rows of `x` per parallel task (a multiple of `2·MR`).
 const ROWS_PER_TASK: usize = 8 * MR;
+
+/// The instruction set the packed kernels run with, detected at run time.
+#[derive(Debug, Clone, Copy)]
+pub enum Isa {
+    /// AVX2 + FMA: two 8-lane vectors per 16-column panel row.
+    #[cfg(target_arch = "x86_64")]
+    Avx2(pulp::x86::V3),
+    /// AVX-512 (F, BW, CD, DQ, VL): one 16-lane vector per panel row.
+    #[cfg(target_arch = "x86_64")]
+    Avx512(pulp::x86::V4),
+}
+
+impl Isa {
+    /// The widest instruction set this CPU has (AVX-512, else AVX2 + FMA), or `None` (callers
+    /// then use candle's ops). `CHATTERBOX_SIMD=avx2` caps it at AVX2 (read once).
+    pub fn detect() -> Option<Self> {
+        static CHOICE: std::sync::OnceLock<Option<Isa>> = std::sync::OnceLock::new();
+        *CHOICE.get_or_init(|| {
+            let cap_avx2 = std::env::var("CHATTERBOX_SIMD")
+                .map(|v| v.eq_ignore_ascii_case("avx2"))
+                .unwrap_or(false);
+            if cap_avx2 {
+                Self::avx2()
+            } else {
+                Self::avx512().or_else(Self::avx2)
+            }
+        })
+    }
+
+    /// The AVX2 + FMA path, when this CPU has it.
+    pub fn avx2() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            pulp::x86::V3::try_new().map(Self::Avx2)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    /// The AVX-512 path, when this CPU has it.
+    pub fn avx512() -> Option<Self> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            pulp::x86::V4::try_new().map(Self::Avx512)
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            None
+        }
+    }
+
+    /// `avx512` or `avx2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx2(_) => "avx2",
+            #[cfg(target_arch = "x86_64")]
+            Self::Avx512(_) => "avx512",
+        }
+    }
+}
+
+/// Run `$body` with `$s` bound to the [`x86::Micro`] implementation of `$isa`.
+macro_rules! with_isa {
+    ($isa:expr, $s:ident => $body:expr) => {
+        match $isa {
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::gemm::Isa::Avx2($s) => $body,
+            #[cfg(target_arch = "x86_64")]
+            $crate::kernels::gemm::Isa::Avx512($s) => $body,
+        }
+    };
+}
+pub(crate) use with_isa;
 
 /// What is applied to `x·W + bias` before it is stored.
 #[derive(Clone, Copy)]
@@ -32,32 +113,29 @@ pub struct PackedWeights {
     panels: Vec<[f32; NR]>,
     k: usize,
     n: usize,
-    #[cfg(target_arch = "x86_64")]
-    simd: pulp::x86::V3,
+    isa: Isa,
 }
 
 impl PackedWeights {
-    /// Pack a row-major `(K, N)` matrix; `None` when this CPU has no AVX2 + FMA.
+    /// Pack a row-major `(K, N)` matrix for the widest instruction set this CPU has; `None`
+    /// when it has no AVX2 + FMA.
     pub fn new(w: &[f32], k: usize, n: usize) -> Option<Self> {
+        Self::with_isa(w, k, n, Isa::detect()?)
+    }
+
+    /// Pack for the given instruction set (tests and benchmarks compare the paths).
+    pub fn with_isa(w: &[f32], k: usize, n: usize, isa: Isa) -> Option<Self> {
         if w.len() != k * n || k == 0 || n == 0 {
             return None;
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            let simd = pulp::x86::V3::try_new()?;
-            let np = n.div_ceil(NR);
-            let mut panels = vec![[0f32; NR]; np * k];
-            for (kk, row) in w.chunks_exact(n).enumerate() {
-                for (c, &v) in row.iter().enumerate() {
-                    panels[(c / NR) * k + kk][c % NR] = v;
-                }
+        let np = n.div_ceil(NR);
+        let mut panels = vec![[0f32; NR]; np * k];
+        for (kk, row) in w.chunks_exact(n).enumerate() {
+            for (c, &v) in row.iter().enumerate() {
+                panels[(c / NR) * k + kk][c % NR] = v;
             }
-            Some(Self { panels, k, n, simd })
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            None
-        }
+        Some(Self { panels, k, n, isa })
     }
 
     pub fn k(&self) -> usize {
@@ -66,6 +144,11 @@ impl PackedWeights {
 
     pub fn n(&self) -> usize {
         self.n
+    }
+
+    /// The instruction set the product runs with.
+    pub fn isa(&self) -> Isa {
+        self.isa
     }
 
     /// `post(x·W + bias)` for `x` `(M, K)` row-major → `(M, N)` row-major. The caller checks
@@ -96,17 +179,17 @@ impl PackedWeights {
                         Post::Residual(res) => Post::Residual(&res[r0 * n..(r0 + rows) * n]),
                         p => p,
                     };
-                    pulp::Simd::vectorize(
-                        self.simd,
+                    with_isa!(self.isa, s => pulp::Simd::vectorize(
+                        s,
                         x86::Block {
-                            simd: self.simd,
+                            simd: s,
                             a: &a,
                             w: self,
                             bias,
                             post: residual,
                             y: yc,
                         },
-                    );
+                    ));
                 });
         }
         y
@@ -127,38 +210,35 @@ pub struct PackedConv {
     cout: usize,
     cin: usize,
     k: usize,
-    #[cfg(target_arch = "x86_64")]
-    simd: pulp::x86::V3,
+    isa: Isa,
 }
 
 impl PackedConv {
-    /// Pack a row-major `(Cout, Cin, k)` weight; `None` when this CPU has no AVX2 + FMA.
+    /// Pack a row-major `(Cout, Cin, k)` weight for the widest instruction set this CPU has;
+    /// `None` when it has no AVX2 + FMA.
     pub fn new(w: &[f32], cout: usize, cin: usize, k: usize) -> Option<Self> {
+        Self::with_isa(w, cout, cin, k, Isa::detect()?)
+    }
+
+    /// Pack for the given instruction set.
+    pub fn with_isa(w: &[f32], cout: usize, cin: usize, k: usize, isa: Isa) -> Option<Self> {
         let ck = cin * k;
         if w.len() != cout * ck || ck == 0 || cout == 0 {
             return None;
         }
-        #[cfg(target_arch = "x86_64")]
-        {
-            let simd = pulp::x86::V3::try_new()?;
-            let mut strips = vec![[0f32; MR]; cout.div_ceil(MR) * ck];
-            for (o, row) in w.chunks_exact(ck).enumerate() {
-                for (kk, &v) in row.iter().enumerate() {
-                    strips[(o / MR) * ck + kk][o % MR] = v;
-                }
+        let mut strips = vec![[0f32; MR]; cout.div_ceil(MR) * ck];
+        for (o, row) in w.chunks_exact(ck).enumerate() {
+            for (kk, &v) in row.iter().enumerate() {
+                strips[(o / MR) * ck + kk][o % MR] = v;
             }
-            Some(Self {
-                strips,
-                cout,
-                cin,
-                k,
-                simd,
-            })
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        {
-            None
-        }
+        Some(Self {
+            strips,
+            cout,
+            cin,
+            k,
+            isa,
+        })
     }
 
     pub fn cout(&self) -> usize {
@@ -197,10 +277,10 @@ impl PackedConv {
                     let f0 = task * span;
                     let frames = span.min(t_out - f0);
                     let mut out = vec![0f32; self.cout * frames];
-                    pulp::Simd::vectorize(
-                        self.simd,
+                    with_isa!(self.isa, s => pulp::Simd::vectorize(
+                        s,
                         x86::ConvTask {
-                            simd: self.simd,
+                            simd: s,
                             conv: self,
                             x,
                             t,
@@ -210,7 +290,7 @@ impl PackedConv {
                             bias,
                             out: &mut out,
                         },
-                    );
+                    ));
                     out
                 })
                 .collect();
@@ -231,8 +311,227 @@ impl PackedConv {
 #[cfg(target_arch = "x86_64")]
 pub mod x86 {
     use super::{PackedConv, PackedWeights, Post, MR, NR};
-    use pulp::x86::V3;
-    use pulp::{f32x8, i32x8, Simd, WithSimd};
+    use pulp::x86::{V3, V4};
+    use pulp::{f32x16, f32x8, i32x16, i32x8, Simd, WithSimd};
+
+    /// Rows of one micro-tile: two strips.
+    pub const TR: usize = 2 * MR;
+
+    /// The 12×16 micro-tile on one instruction set.
+    pub trait Micro: Simd + Copy {
+        /// `out[i] = Σ_k a0[k][i] · panel[k]` for `i < 6` and `Σ_k a1[k][i − 6] · panel[k]` for
+        /// `6 ≤ i < 12` (zeros when `a1` is `None`); `a0`, `a1` and `panel` have the same length.
+        fn tile(
+            self,
+            a0: &[[f32; MR]],
+            a1: Option<&[[f32; MR]]>,
+            panel: &[[f32; NR]],
+        ) -> [[f32; NR]; TR];
+
+        /// The AVX2 context (every AVX-512 CPU has it) for the 8-lane epilogues.
+        fn v3(self) -> V3;
+
+        /// Exact (erf) GELU of one 16-column row ([`gelu8`] lane by lane).
+        fn gelu_row(self, v: [f32; NR]) -> [f32; NR];
+    }
+
+    impl Micro for V3 {
+        #[inline(always)]
+        fn tile(
+            self,
+            a0: &[[f32; MR]],
+            a1: Option<&[[f32; MR]]>,
+            panel: &[[f32; NR]],
+        ) -> [[f32; NR]; TR] {
+            let mut out = [[0f32; NR]; TR];
+            let c0 = kernel(self, a0, panel);
+            for (o, c) in out.iter_mut().zip(&c0) {
+                *o = pulp::cast(*c);
+            }
+            if let Some(a1) = a1 {
+                let c1 = kernel(self, a1, panel);
+                for (o, c) in out[MR..].iter_mut().zip(&c1) {
+                    *o = pulp::cast(*c);
+                }
+            }
+            out
+        }
+
+        #[inline(always)]
+        fn v3(self) -> V3 {
+            self
+        }
+
+        #[inline(always)]
+        fn gelu_row(self, v: [f32; NR]) -> [f32; NR] {
+            let [v0, v1]: [f32x8; 2] = pulp::cast(v);
+            pulp::cast([gelu8(self, v0), gelu8(self, v1)])
+        }
+    }
+
+    impl Micro for V4 {
+        #[inline(always)]
+        fn tile(
+            self,
+            a0: &[[f32; MR]],
+            a1: Option<&[[f32; MR]]>,
+            panel: &[[f32; NR]],
+        ) -> [[f32; NR]; TR] {
+            let mut out = [[0f32; NR]; TR];
+            match a1 {
+                Some(a1) => {
+                    let c = kernel12_v4(self, a0, a1, panel);
+                    for (o, c) in out.iter_mut().zip(&c) {
+                        *o = pulp::cast(*c);
+                    }
+                }
+                None => {
+                    let c = kernel6_v4(self, a0, panel);
+                    for (o, c) in out.iter_mut().zip(&c) {
+                        *o = pulp::cast(*c);
+                    }
+                }
+            }
+            out
+        }
+
+        #[inline(always)]
+        fn v3(self) -> V3 {
+            *self
+        }
+
+        #[inline(always)]
+        fn gelu_row(self, v: [f32; NR]) -> [f32; NR] {
+            pulp::cast(gelu16(self, pulp::cast(v)))
+        }
+    }
+
+    /// [`exp8`] on sixteen lanes (AVX-512).
+    #[inline(always)]
+    pub fn exp16(simd: V4, x: f32x16) -> f32x16 {
+        const MAGIC: f32 = 12_582_912.0;
+        let c = |v: f32| simd.splat_f32x16(v);
+        let x = simd.max_f32x16(simd.min_f32x16(x, c(88.0)), c(-87.0));
+        let k = simd.mul_add_f32x16(x, c(std::f32::consts::LOG2_E), c(MAGIC));
+        let n = simd.sub_f32x16(k, c(MAGIC));
+        let r = simd.mul_add_f32x16(n, c(-0.693_359_4), x);
+        let r = simd.mul_add_f32x16(n, c(2.121_944_4e-4), r);
+        let mut p = c(1.987_569_1e-4);
+        for coef in [
+            1.398_199_9e-3,
+            8.333_452e-3,
+            4.166_579_6e-2,
+            1.666_666_5e-1,
+            0.5,
+        ] {
+            p = simd.mul_add_f32x16(p, r, c(coef));
+        }
+        let y = simd.add_f32x16(simd.mul_add_f32x16(p, simd.mul_f32x16(r, r), r), c(1.0));
+        let ki: i32x16 = pulp::cast(k);
+        let magic: i32x16 = pulp::cast(c(MAGIC));
+        let e = simd.wrapping_sub_i32x16(ki, magic);
+        let e = simd.wrapping_add_i32x16(e, simd.splat_i32x16(127));
+        let scale: f32x16 = pulp::cast(simd.shl_const_i32x16::<23>(e));
+        simd.mul_f32x16(y, scale)
+    }
+
+    /// [`gelu8`] on sixteen lanes (AVX-512).
+    #[inline(always)]
+    pub fn gelu16(simd: V4, v: f32x16) -> f32x16 {
+        let c = |x: f32| simd.splat_f32x16(x);
+        let z = simd.mul_f32x16(v, c(std::f32::consts::FRAC_1_SQRT_2));
+        let a = simd.abs_f32x16(z);
+        let t = simd.div_f32x16(c(1.0), simd.mul_add_f32x16(a, c(0.327_591_1), c(1.0)));
+        let mut p = c(1.061_405_4);
+        for coef in [-1.453_152_1, 1.421_413_8, -0.284_496_72, 0.254_829_6] {
+            p = simd.mul_add_f32x16(p, t, c(coef));
+        }
+        let p = simd.mul_f32x16(p, t);
+        let e = exp16(simd, simd.mul_f32x16(simd.mul_f32x16(a, a), c(-1.0)));
+        let erf_abs = simd.sub_f32x16(c(1.0), simd.mul_f32x16(p, e));
+        let sign = simd.and_f32x16(z, c(-0.0));
+        let erf = simd.xor_f32x16(erf_abs, sign);
+        simd.mul_f32x16(simd.mul_f32x16(c(0.5), v), simd.add_f32x16(c(1.0), erf))
+    }
+
+    #[test]
+    fn gelu16_matches_the_scalar_gelu() {
+        let Some(simd) = V4::try_new() else {
+            println!("skipped: no avx512f");
+            return;
+        };
+        for i in -1000..1000 {
+            let xs: [f32; 16] = std::array::from_fn(|l| (i * 16 + l as i32) as f32 * 0.000_7);
+            let got: [f32; 16] = pulp::cast(gelu16(simd, pulp::cast(xs)));
+            for (&x, &g) in xs.iter().zip(&got) {
+                let want = crate::kernels::gelu_scalar(x);
+                assert!(
+                    (g - want).abs() <= 1e-6 * (1.0 + want.abs()),
+                    "gelu({x}) {g} vs {want}"
+                );
+            }
+        }
+    }
+
+    /// AVX-512: twelve 16-lane accumulators, one load and twelve broadcasts per step.
+    #[inline(always)]
+    fn kernel12_v4(
+        simd: V4,
+        a0: &[[f32; MR]],
+        a1: &[[f32; MR]],
+        panel: &[[f32; NR]],
+    ) -> [f32x16; TR] {
+        let mut c = [simd.splat_f32x16(0.0); TR];
+        for ((x0, x1), bk) in a0.iter().zip(a1).zip(panel) {
+            let b: f32x16 = pulp::cast(*bk);
+            let (lo, hi) = c.split_at_mut(MR);
+            for (cr, &x) in lo.iter_mut().zip(x0) {
+                *cr = simd.mul_add_f32x16(simd.splat_f32x16(x), b, *cr);
+            }
+            for (cr, &x) in hi.iter_mut().zip(x1) {
+                *cr = simd.mul_add_f32x16(simd.splat_f32x16(x), b, *cr);
+            }
+        }
+        c
+    }
+
+    /// AVX-512, one strip: six 16-lane accumulators.
+    #[inline(always)]
+    fn kernel6_v4(simd: V4, a: &[[f32; MR]], panel: &[[f32; NR]]) -> [f32x16; MR] {
+        let mut c = [simd.splat_f32x16(0.0); MR];
+        for (ak, bk) in a.iter().zip(panel) {
+            let b: f32x16 = pulp::cast(*bk);
+            for (cr, &x) in c.iter_mut().zip(ak) {
+                *cr = simd.mul_add_f32x16(simd.splat_f32x16(x), b, *cr);
+            }
+        }
+        c
+    }
+
+    /// Split `k`-long strips into pairs: `(first, second)` of each pair of consecutive strips.
+    #[inline(always)]
+    pub fn strip_pairs(
+        a: &[[f32; MR]],
+        k: usize,
+    ) -> impl Iterator<Item = (&[[f32; MR]], Option<&[[f32; MR]]>)> {
+        a.chunks(2 * k).map(move |pair| {
+            let (a0, a1) = pair.split_at(k.min(pair.len()));
+            (a0, if a1.is_empty() { None } else { Some(a1) })
+        })
+    }
+
+    /// Store 16 values into `dst` (at most 16 long): a fixed-size copy when it is full.
+    #[inline(always)]
+    fn store(dst: &mut [f32], v: &[f32; NR]) {
+        match <&mut [f32; NR]>::try_from(&mut *dst) {
+            Ok(full) => *full = *v,
+            Err(_) => {
+                for (d, &x) in dst.iter_mut().zip(v) {
+                    *d = x;
+                }
+            }
+        }
+    }
 
     /// `acc[i] = Σ_k a[k][i] · panel[k]` for the six rows `i` and the 16 lanes of each panel
     /// entry: 12 accumulators, two loads and six broadcasts per step.
@@ -292,8 +591,8 @@ pub mod x86 {
     }
 
     /// One task of [`PackedConv::conv`]: output frames `f0..f0+frames` of every channel.
-    pub(super) struct ConvTask<'a> {
-        pub simd: V3,
+    pub(super) struct ConvTask<'a, M: Micro> {
+        pub simd: M,
         pub conv: &'a PackedConv,
         pub x: &'a [f32],
         pub t: usize,
@@ -305,7 +604,7 @@ pub mod x86 {
         pub out: &'a mut [f32],
     }
 
-    impl WithSimd for ConvTask<'_> {
+    impl<M: Micro> WithSimd for ConvTask<'_, M> {
         type Output = ();
 
         #[inline(always)]
@@ -349,22 +648,19 @@ pub mod x86 {
                     }
                 }
             }
-            for (s, strip) in conv.strips.chunks_exact(ck).enumerate() {
+            for (sp, (s0, s1)) in strip_pairs(&conv.strips, ck).enumerate() {
                 for (p, panel) in panels.chunks_exact(ck).enumerate() {
-                    let acc = kernel(simd, strip, panel);
+                    let acc = simd.tile(s0, s1, panel);
                     let c0 = p * NR;
                     let cols = NR.min(frames - c0);
-                    for (i, acc) in acc.iter().enumerate() {
-                        let o = s * MR + i;
+                    for (i, v) in acc.iter().enumerate() {
+                        let o = sp * TR + i;
                         if o >= cout {
                             break;
                         }
-                        let v: [f32; NR] = pulp::cast(*acc);
                         let b = bias.map_or(0.0, |b| b[o]);
-                        let dst = &mut out[o * frames + c0..o * frames + c0 + cols];
-                        for (d, &v) in dst.iter_mut().zip(&v) {
-                            *d = v + b;
-                        }
+                        let v = v.map(|v| v + b);
+                        store(&mut out[o * frames + c0..o * frames + c0 + cols], &v);
                     }
                 }
             }
@@ -424,8 +720,8 @@ pub mod x86 {
     }
 
     /// One task: its strips of `x` against every panel of `W`, written to `y` (`rows × N`).
-    pub(super) struct Block<'a> {
-        pub simd: V3,
+    pub(super) struct Block<'a, M: Micro> {
+        pub simd: M,
         pub a: &'a [[f32; MR]],
         pub w: &'a PackedWeights,
         pub bias: Option<&'a [f32]>,
@@ -433,7 +729,7 @@ pub mod x86 {
         pub y: &'a mut [f32],
     }
 
-    impl WithSimd for Block<'_> {
+    impl<M: Micro> WithSimd for Block<'_, M> {
         type Output = ();
 
         #[inline(always)]
@@ -451,14 +747,14 @@ pub mod x86 {
             for (p, panel) in w.panels.chunks_exact(k).enumerate() {
                 let c0 = p * NR;
                 let cols = NR.min(n - c0);
-                for (s, strip) in a.chunks_exact(k).enumerate() {
-                    let acc = kernel(simd, strip, panel);
-                    for (i, acc) in acc.iter().enumerate() {
-                        let r = s * MR + i;
+                for (sp, (s0, s1)) in strip_pairs(a, k).enumerate() {
+                    let acc = simd.tile(s0, s1, panel);
+                    for (i, v) in acc.iter().enumerate() {
+                        let r = sp * TR + i;
                         if r >= rows {
                             break;
                         }
-                        let mut v: [f32; NR] = pulp::cast(*acc);
+                        let mut v = *v;
                         if let Some(b) = bias {
                             for (v, &b) in v.iter_mut().zip(&b[c0..c0 + cols]) {
                                 *v += b;
@@ -466,12 +762,8 @@ pub mod x86 {
                         }
                         let dst = &mut y[r * n + c0..r * n + c0 + cols];
                         match post {
-                            Post::None => dst.copy_from_slice(&v[..cols]),
-                            Post::Gelu => {
-                                let [v0, v1]: [f32x8; 2] = pulp::cast(v);
-                                let g: [f32; NR] = pulp::cast([gelu8(simd, v0), gelu8(simd, v1)]);
-                                dst.copy_from_slice(&g[..cols]);
-                            }
+                            Post::None => store(dst, &v),
+                            Post::Gelu => store(dst, &simd.gelu_row(v)),
                             Post::Residual(res) => {
                                 let res = &res[r * n + c0..r * n + c0 + cols];
                                 for ((o, &v), &rv) in dst.iter_mut().zip(&v).zip(res) {
@@ -493,9 +785,40 @@ mod tests {
     #[test]
     #[cfg_attr(
         not(host_avx2_fma),
-        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+        ignore = "this CPU has no AVX2+FMA (callers use candle there)"
     )]
-    fn packed_matmul_matches_the_definition() {
+    fn packed_matmul_matches_the_definition_avx2() {
+        packed_matmul_matches_the_definition(
+            Isa::avx2().expect("AVX2+FMA (detected at build time)"),
+        );
+    }
+
+    #[test]
+    fn packed_matmul_matches_the_definition_avx512() {
+        match Isa::avx512() {
+            Some(isa) => packed_matmul_matches_the_definition(isa),
+            None => println!("skipped: no avx512f"),
+        }
+    }
+
+    #[test]
+    fn detect_picks_the_widest_path() {
+        #[cfg(target_arch = "x86_64")]
+        if std::env::var_os("CHATTERBOX_SIMD").is_none() {
+            let want = if std::is_x86_feature_detected!("avx512f") {
+                Some("avx512")
+            } else if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")
+            {
+                Some("avx2")
+            } else {
+                None
+            };
+            // pulp's V4 also needs AVX-512 BW/CD/DQ/VL, which every AVX-512 CPU since Skylake-X has.
+            assert_eq!(Isa::detect().map(Isa::name), want);
+        }
+    }
+
+    fn packed_matmul_matches_the_definition(isa: Isa) {
         let mut rnd = crate::kernels::test_uniform(0x9e37_79b9_7f4a_7c15u64);
         for &(m, k, n) in &[
             (1, 1, 1),
@@ -503,12 +826,13 @@ mod tests {
             (50, 64, 80),
             (100, 256, 48),
             (13, 3, 1),
+            (97, 33, 40),
         ] {
             let x: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
             let w: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let res: Vec<f32> = (0..m * n).map(|_| rnd()).collect();
-            let pw = PackedWeights::new(&w, k, n).expect("AVX2+FMA (detected at build time)");
+            let pw = PackedWeights::with_isa(&w, k, n, isa).expect("valid sizes");
             let plain: Vec<f64> = (0..m * n)
                 .map(|i| {
                     let (r, c) = (i / n, i % n);
@@ -553,9 +877,21 @@ mod tests {
     #[test]
     #[cfg_attr(
         not(host_avx2_fma),
-        ignore = "this CPU has no AVX2+FMA, the packed kernels' only path (callers use candle there)"
+        ignore = "this CPU has no AVX2+FMA (callers use candle there)"
     )]
-    fn packed_conv_matches_the_definition() {
+    fn packed_conv_matches_the_definition_avx2() {
+        packed_conv_matches_the_definition(Isa::avx2().expect("AVX2+FMA (detected at build time)"));
+    }
+
+    #[test]
+    fn packed_conv_matches_the_definition_avx512() {
+        match Isa::avx512() {
+            Some(isa) => packed_conv_matches_the_definition(isa),
+            None => println!("skipped: no avx512f"),
+        }
+    }
+
+    fn packed_conv_matches_the_definition(isa: Isa) {
         let mut rnd = crate::kernels::test_uniform(0x1234_5678_9abc_def1u64);
         for &(cout, cin, k, t, pad, dil) in &[
             (7, 3, 3, 50, 1, 1),
@@ -567,7 +903,7 @@ mod tests {
             let w: Vec<f32> = (0..cout * cin * k).map(|_| rnd()).collect();
             let x: Vec<f32> = (0..cin * t).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..cout).map(|_| rnd()).collect();
-            let pc = PackedConv::new(&w, cout, cin, k).expect("AVX2+FMA (detected at build time)");
+            let pc = PackedConv::with_isa(&w, cout, cin, k, isa).expect("valid sizes");
             let y = pc.conv(&x, t, pad, dil, Some(&b));
             let t_out = t + 2 * pad - dil * (k - 1);
             assert_eq!(y.len(), cout * t_out);

@@ -292,7 +292,14 @@ impl Chatterbox {
                 continue;
             }
             check_stop(should_stop)?;
-            let wav = self.vocode(voice, &speech, &prompt_tokens, chunk_seed, should_stop)?;
+            let wav = self.vocode(
+                voice,
+                &speech,
+                &prompt_tokens,
+                chunk_seed,
+                &params.s3gen_options(self.variant()),
+                should_stop,
+            )?;
             let trimmed = trim_silence(&wav, S3GEN_SR);
             if trimmed.is_empty() {
                 on_audio(Vec::new(), progress);
@@ -319,16 +326,18 @@ impl Chatterbox {
         speech: &[u32],
         prompt_tokens: &[u32],
         seed: u64,
+        opts: &crate::models::s3gen::S3GenOptions,
         should_stop: ShouldStop,
     ) -> Result<Vec<f32>> {
         let gen = &voice.gen;
         let mut rng = GaussianRng::new(seed);
-        let wav = self.s3gen.inference(
+        let wav = self.s3gen.inference_with(
             speech,
             prompt_tokens,
             &gen.prompt_feat,
             &gen.embedding,
             &mut rng,
+            opts,
             should_stop,
         )?;
         Ok(wav.i(0)?.to_dtype(DType::F32)?.to_vec1()?)

@@ -393,7 +393,8 @@ impl Chatterbox {
         }
         check_stop(should_stop)?;
         let prompt_tokens = long::prompt_tokens(voice)?;
-        self.vocode(voice, &speech, &prompt_tokens, seed, should_stop)
+        let opts = params.s3gen_options(self.variant());
+        self.vocode(voice, &speech, &prompt_tokens, seed, &opts, should_stop)
     }
 
     /// The variant's text front end and T3 on one text: T3's raw token stream (speech ids, and

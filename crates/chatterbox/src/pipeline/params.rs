@@ -34,6 +34,12 @@ pub struct GenerateParams {
     /// English. Only Chatterbox Multilingual speaks others.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub language: Option<String>,
+    /// Euler steps of S3Gen's flow matching, 1..=10 (reference 10; fewer is faster and less
+    /// faithful). Original model only (Turbo's meanflow decoder takes its own 2 steps).
+    pub cfm_steps: usize,
+    /// Seconds of the voice clip's S3Gen prompt (speech tokens and mel) kept as context, 1..=10
+    /// (reference 10: the whole prompt); S3Gen's cost grows with prompt + output length.
+    pub s3gen_prompt_seconds: f32,
 }
 
 impl Default for GenerateParams {
@@ -49,6 +55,8 @@ impl Default for GenerateParams {
             seed: None,
             max_new_tokens: 1000,
             language: None,
+            cfm_steps: Self::CFM_STEPS,
+            s3gen_prompt_seconds: Self::S3GEN_PROMPT_SECONDS,
         }
     }
 }
@@ -121,6 +129,10 @@ impl GenerateParams {
     /// Turbo's largest `max_new_tokens`: `inference_turbo` samples one token from the prefill,
     /// then up to `max_gen_len = 1000` more.
     pub const TURBO_MAX_NEW_TOKENS: usize = 1001;
+    /// The reference's CFM Euler steps (`n_timesteps`).
+    pub const CFM_STEPS: usize = 10;
+    /// The reference's S3Gen prompt: the first 10 s of the voice clip.
+    pub const S3GEN_PROMPT_SECONDS: f32 = 10.0;
 
     /// `ChatterboxTurboTTS.generate`'s defaults: temperature 0.8, top-k 1000, top-p 0.95,
     /// repetition penalty 1.2, at most 1 + 1000 tokens; `exaggeration`, `cfg_weight` and `min_p`
@@ -137,6 +149,21 @@ impl GenerateParams {
             seed: None,
             max_new_tokens: Self::TURBO_MAX_NEW_TOKENS,
             language: None,
+            cfm_steps: Self::CFM_STEPS,
+            s3gen_prompt_seconds: Self::S3GEN_PROMPT_SECONDS,
+        }
+    }
+
+    /// The S3Gen options these parameters ask for on `variant`: `None` where they are the
+    /// reference's (all Euler steps, the whole prompt).
+    pub fn s3gen_options(&self, variant: super::Variant) -> crate::models::s3gen::S3GenOptions {
+        let steps = (variant.supports_param("cfm_steps") && self.cfm_steps != Self::CFM_STEPS)
+            .then_some(self.cfm_steps);
+        let prompt = (self.s3gen_prompt_seconds < Self::S3GEN_PROMPT_SECONDS)
+            .then(|| (self.s3gen_prompt_seconds * 25.0).round().max(1.0) as usize);
+        crate::models::s3gen::S3GenOptions {
+            cfm_steps: steps,
+            max_prompt_tokens: prompt,
         }
     }
 
@@ -149,7 +176,7 @@ impl GenerateParams {
     }
 
     /// Chatterbox Multilingual's parameters: the original's, repetition penalty 2.0 by default.
-    pub const MTL_SPECS: [ParamSpec; 9] = {
+    pub const MTL_SPECS: [ParamSpec; 11] = {
         let mut s = Self::SPECS;
         s[3] = spec(
             ("repetition_penalty", "Repetition penalty"),
@@ -163,7 +190,7 @@ impl GenerateParams {
 
     /// Chatterbox-Turbo's parameters (no `exaggeration`, `cfg_weight`, `min_p`), with its
     /// defaults and ranges.
-    pub const TURBO_SPECS: [ParamSpec; 6] = [
+    pub const TURBO_SPECS: [ParamSpec; 7] = [
         spec(
             ("temperature", "Temperature"),
             ParamKind::Float,
@@ -206,10 +233,17 @@ impl GenerateParams {
             (1.0, 1001.0, false),
             "Upper bound on generated speech tokens (25 tokens ≈ 1 s of audio).",
         ),
+        spec(
+            ("s3gen_prompt_seconds", "S3Gen prompt seconds"),
+            ParamKind::Float,
+            Some(10.0),
+            (1.0, 10.0, false),
+            "Seconds of the voice clip kept as S3Gen's acoustic prompt (10 = all of it, as the reference); shorter is faster, and may sound less like the voice.",
+        ),
     ];
 
     /// Every parameter with its default and range, in the order clients show them.
-    pub const SPECS: [ParamSpec; 9] = [
+    pub const SPECS: [ParamSpec; 11] = [
         spec(
             ("exaggeration", "Exaggeration"),
             ParamKind::Float,
@@ -273,6 +307,20 @@ impl GenerateParams {
             (1.0, 1000.0, false),
             "Upper bound on generated speech tokens (25 tokens ≈ 1 s of audio).",
         ),
+        spec(
+            ("cfm_steps", "CFM steps"),
+            ParamKind::Integer,
+            Some(10.0),
+            (1.0, 10.0, false),
+            "Euler steps of S3Gen's flow matching (10 = the reference); fewer is faster and less faithful.",
+        ),
+        spec(
+            ("s3gen_prompt_seconds", "S3Gen prompt seconds"),
+            ParamKind::Float,
+            Some(10.0),
+            (1.0, 10.0, false),
+            "Seconds of the voice clip kept as S3Gen's acoustic prompt (10 = all of it, as the reference); shorter is faster, and may sound less like the voice.",
+        ),
     ];
 
     /// The value of the parameter called `name` as a number (`None` for an unset seed).
@@ -287,6 +335,8 @@ impl GenerateParams {
             "top_k" => self.top_k as f64,
             "seed" => return self.seed.map(|s| s as f64),
             "max_new_tokens" => self.max_new_tokens as f64,
+            "cfm_steps" => self.cfm_steps as f64,
+            "s3gen_prompt_seconds" => f64::from(self.s3gen_prompt_seconds),
             _ => return None,
         })
     }
@@ -350,6 +400,18 @@ mod tests {
             },
             GenerateParams {
                 max_new_tokens: 0,
+                ..Default::default()
+            },
+            GenerateParams {
+                cfm_steps: 0,
+                ..Default::default()
+            },
+            GenerateParams {
+                cfm_steps: 11,
+                ..Default::default()
+            },
+            GenerateParams {
+                s3gen_prompt_seconds: 0.5,
                 ..Default::default()
             },
         ];
@@ -430,6 +492,30 @@ mod tests {
         assert!(p.validate_for(Variant::Turbo).is_ok());
         assert!(p.validate().is_err());
         Ok(())
+    }
+
+    #[test]
+    fn s3gen_options_are_the_reference_by_default() {
+        use crate::models::s3gen::S3GenOptions;
+        use crate::pipeline::Variant;
+        let d = GenerateParams::default();
+        assert_eq!(d.s3gen_options(Variant::Original), S3GenOptions::default());
+        assert_eq!(
+            GenerateParams::turbo().s3gen_options(Variant::Turbo),
+            S3GenOptions::default()
+        );
+        let p = GenerateParams {
+            cfm_steps: 6,
+            s3gen_prompt_seconds: 4.5,
+            ..d
+        };
+        let want = S3GenOptions {
+            cfm_steps: Some(6),
+            max_prompt_tokens: Some(113),
+        };
+        assert_eq!(p.s3gen_options(Variant::Original), want);
+        // Turbo keeps its own two meanflow steps.
+        assert_eq!(p.s3gen_options(Variant::Turbo).cfm_steps, None);
     }
 
     #[test]

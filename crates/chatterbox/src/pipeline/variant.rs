@@ -58,7 +58,7 @@ pub enum Variant {
 
 /// Turbo's generation parameters that the original has and Turbo ignores (the reference logs a
 /// warning and drops them).
-const TURBO_UNSUPPORTED: [&str; 3] = ["exaggeration", "cfg_weight", "min_p"];
+const TURBO_UNSUPPORTED: [&str; 4] = ["exaggeration", "cfg_weight", "min_p", "cfm_steps"];
 
 impl Variant {
     /// Every variant, in `--model` order.

@@ -129,10 +129,33 @@ impl Cfm {
         cond: &Tensor,
         should_stop: ShouldStop,
     ) -> Result<Tensor> {
-        if self.estimator.is_meanflow() {
-            return self.forward_meanflow(z, mu, spk, cond, should_stop);
+        self.forward_steps(z, mu, spk, cond, self.n_timesteps, should_stop)
+    }
+
+    /// The configured number of Euler steps (`n_timesteps`).
+    pub fn n_timesteps(&self) -> usize {
+        self.n_timesteps
+    }
+
+    /// [`Cfm::forward`] with `steps` Euler steps (at least 1) instead of the configured number.
+    pub fn forward_steps(
+        &self,
+        z: &Tensor,
+        mu: &Tensor,
+        spk: &Tensor,
+        cond: &Tensor,
+        steps: usize,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
+        if steps == 0 {
+            return Err(Error::InvalidArgument(
+                "CFM: at least one Euler step".into(),
+            ));
         }
-        let ts = cosine_t_span(self.n_timesteps);
+        if self.estimator.is_meanflow() {
+            return self.forward_meanflow(z, mu, spk, cond, steps, should_stop);
+        }
+        let ts = cosine_t_span(steps);
         let mu2 = Tensor::cat(&[mu, &mu.zeros_like()?], 0)?;
         let spk2 = Tensor::cat(&[spk, &spk.zeros_like()?], 0)?;
         let cond2 = Tensor::cat(&[cond, &cond.zeros_like()?], 0)?;
@@ -157,10 +180,11 @@ impl Cfm {
         mu: &Tensor,
         spk: &Tensor,
         cond: &Tensor,
+        steps: usize,
         should_stop: ShouldStop,
     ) -> Result<Tensor> {
         let mut x = z.clone();
-        for w in linear_t_span(self.n_timesteps).windows(2) {
+        for w in linear_t_span(steps).windows(2) {
             check_stop(should_stop)?;
             let (t, r) = (w[0], w[1]);
             let v = self
@@ -251,6 +275,29 @@ impl Flow {
         z: &Tensor,
         should_stop: ShouldStop,
     ) -> Result<Tensor> {
+        self.inference_steps(
+            tokens,
+            prompt_tokens,
+            prompt_feat,
+            embedding,
+            z,
+            self.decoder.n_timesteps(),
+            should_stop,
+        )
+    }
+
+    /// [`Flow::inference`] with `steps` Euler steps in the CFM.
+    #[allow(clippy::too_many_arguments)]
+    pub fn inference_steps(
+        &self,
+        tokens: &[u32],
+        prompt_tokens: &[u32],
+        prompt_feat: &Tensor,
+        embedding: &Tensor,
+        z: &Tensor,
+        steps: usize,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
         let spk = self.speaker(embedding)?;
         let all: Vec<u32> = prompt_tokens.iter().chain(tokens).copied().collect();
         let (_, mu) = self.encode(&all)?;
@@ -276,9 +323,14 @@ impl Flow {
             .pad_with_zeros(1, 0, t - tp)?
             .transpose(1, 2)?
             .contiguous()?;
-        let mel = self
-            .decoder
-            .forward(&z.to_dtype(DType::F32)?, &mu, &spk, &cond, should_stop)?;
+        let mel = self.decoder.forward_steps(
+            &z.to_dtype(DType::F32)?,
+            &mu,
+            &spk,
+            &cond,
+            steps,
+            should_stop,
+        )?;
         Ok(mel.narrow(2, tp, t - tp)?)
     }
 

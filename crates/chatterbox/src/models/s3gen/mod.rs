@@ -104,6 +104,17 @@ pub fn trim_fade(sr: u32) -> Vec<f32> {
     fade
 }
 
+/// Per-call S3Gen options that trade fidelity to the reference for speed. `Default` is the
+/// reference: the configured Euler steps and the whole prompt.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct S3GenOptions {
+    /// Euler steps of the CFM (`None`: the configured `n_timesteps`, 10 for the original model).
+    pub cfm_steps: Option<usize>,
+    /// Keep at most this many prompt tokens (the first ones, with their `2·n` mel frames), as if
+    /// the voice clip were shorter; `None` keeps the whole prompt (up to 10 s of the clip).
+    pub max_prompt_tokens: Option<usize>,
+}
+
 /// `S3Token2Wav` without the tokenizer and speaker encoder.
 #[derive(Debug, Clone)]
 pub struct S3Gen {
@@ -147,6 +158,37 @@ impl S3Gen {
         rng: &mut GaussianRng,
         should_stop: ShouldStop,
     ) -> Result<Tensor> {
+        self.inference_with(
+            tokens,
+            prompt_tokens,
+            prompt_feat,
+            embedding,
+            rng,
+            &S3GenOptions::default(),
+            should_stop,
+        )
+    }
+
+    /// [`S3Gen::inference`] with [`S3GenOptions`].
+    #[allow(clippy::too_many_arguments)]
+    pub fn inference_with(
+        &self,
+        tokens: &[u32],
+        prompt_tokens: &[u32],
+        prompt_feat: &Tensor,
+        embedding: &Tensor,
+        rng: &mut GaussianRng,
+        opts: &S3GenOptions,
+        should_stop: ShouldStop,
+    ) -> Result<Tensor> {
+        let (prompt_tokens, prompt_feat) = match opts.max_prompt_tokens {
+            Some(n) if n < prompt_tokens.len() => {
+                let frames = (2 * n).min(prompt_feat.dim(1)?);
+                (&prompt_tokens[..n], prompt_feat.narrow(1, 0, frames)?)
+            }
+            _ => (prompt_tokens, prompt_feat.clone()),
+        };
+        let prompt_feat = &prompt_feat;
         let total = 2 * (tokens.len() + prompt_tokens.len());
         let tp = prompt_feat.dim(1)?;
         if tp > total {
@@ -162,12 +204,13 @@ impl S3Gen {
             &self.cfg.hift,
         )?;
         Ok(self
-            .inference_traced(
+            .inference_traced_with(
                 tokens,
                 prompt_tokens,
                 prompt_feat,
                 embedding,
                 &noise,
+                opts.cfm_steps,
                 should_stop,
             )?
             .wav)
@@ -183,12 +226,36 @@ impl S3Gen {
         noise: &S3GenNoise,
         should_stop: ShouldStop,
     ) -> Result<S3GenOutput> {
-        let mel = self.flow.inference(
+        self.inference_traced_with(
+            tokens,
+            prompt_tokens,
+            prompt_feat,
+            embedding,
+            noise,
+            None,
+            should_stop,
+        )
+    }
+
+    /// [`S3Gen::inference_traced`] with `cfm_steps` Euler steps (`None`: the configured number).
+    #[allow(clippy::too_many_arguments)]
+    pub fn inference_traced_with(
+        &self,
+        tokens: &[u32],
+        prompt_tokens: &[u32],
+        prompt_feat: &Tensor,
+        embedding: &Tensor,
+        noise: &S3GenNoise,
+        cfm_steps: Option<usize>,
+        should_stop: ShouldStop,
+    ) -> Result<S3GenOutput> {
+        let mel = self.flow.inference_steps(
             tokens,
             prompt_tokens,
             prompt_feat,
             embedding,
             &noise.z,
+            cfm_steps.unwrap_or(self.flow.decoder.n_timesteps()),
             should_stop,
         )?;
         let wav = self.mel2wav.forward(&mel, &noise.source, should_stop)?;
