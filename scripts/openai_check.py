@@ -8,11 +8,14 @@
 BASE_URL defaults to http://127.0.0.1:7860/v1. Every response_format is requested through
 `client.audio.speech.create` and its bytes checked as that format (WAV through the stdlib `wave`
 module; MP3 frame sync, Ogg pages with OpusHead/OpusTags, the FLAC STREAMINFO, raw PCM length);
-then streaming, the model and voice listings and the error shape (unknown voice, bad speed,
+then streaming (chunked audio, and `stream_format` sse whose joined deltas equal the plain PCM),
+the model and voice listings and the error shape (unknown voice, bad speed,
 aac). Exits non-zero on the first failure.
 """
 
+import base64
 import io
+import json
 import struct
 import sys
 import wave
@@ -94,7 +97,22 @@ def main():
             model="tts-1", voice="alloy", input="Streamed body.", extra_body=EXTRA) as s:
         n = sum(len(c) for c in s.iter_bytes())
         print(f"streaming response: {n} bytes, {s.headers['content-type']}")
+    # stream_format "sse": speech.audio.delta events whose base64 audio, joined, is the same PCM
+    # as the plain response for the same seed; then one speech.audio.done.
+    plain = client.audio.speech.create(model="tts-1", voice="alloy", input="Streamed events.",
+                                       response_format="pcm", extra_body=EXTRA).content
+    with client.audio.speech.with_streaming_response.create(
+            model="tts-1", voice="alloy", input="Streamed events.", response_format="pcm",
+            extra_body={**EXTRA, "stream_format": "sse"}) as s:
+        assert s.headers["content-type"].startswith("text/event-stream"), s.headers["content-type"]
+        events = [json.loads(line[5:]) for line in s.iter_lines() if line.startswith("data:")]
+    kinds = [e["type"] for e in events]
+    assert kinds[-1] == "speech.audio.done" and set(kinds[:-1]) == {"speech.audio.delta"}, kinds
+    pcm = b"".join(base64.b64decode(e["audio"]) for e in events[:-1])
+    assert pcm == plain, f"sse pcm {len(pcm)} bytes != plain {len(plain)} bytes"
+    print(f"sse: {len(events) - 1} delta events, {len(pcm)} bytes = the plain response")
     print("models:", [m.id for m in client.models.list()])
+    print("voices listed:", client.get("/audio/voices", cast_to=object)["voices"])
     expect_error(400, "voice_not_found", "voice", model="tts-1", voice="nobody", input="x")
     expect_error(400, "invalid_param", "speed", model="tts-1", voice="alloy", input="x", speed=5.0)
     expect_error(400, "invalid_param", "response_format", model="tts-1", voice="alloy", input="x",
