@@ -178,69 +178,41 @@ impl GenerateParams {
     /// Chatterbox Multilingual's parameters: the original's, repetition penalty 2.0 by default.
     pub const MTL_SPECS: [ParamSpec; 11] = {
         let mut s = Self::SPECS;
-        s[3] = spec(
-            ("repetition_penalty", "Repetition penalty"),
-            ParamKind::Float,
-            Some(2.0),
-            (1.0, 2.0, false),
-            "Discourages repeating speech tokens already generated.",
-        );
+        s[3] = ParamSpec {
+            default: Some(2.0),
+            ..s[3]
+        };
         s
     };
 
-    /// Chatterbox-Turbo's parameters (no `exaggeration`, `cfg_weight`, `min_p`), with its
-    /// defaults and ranges.
-    pub const TURBO_SPECS: [ParamSpec; 7] = [
-        spec(
-            ("temperature", "Temperature"),
-            ParamKind::Float,
-            Some(0.8),
-            (0.0, 5.0, false),
-            "Sampling randomness; 0 is greedy.",
-        ),
-        spec(
-            ("repetition_penalty", "Repetition penalty"),
-            ParamKind::Float,
-            Some(1.2),
-            (1.0, 2.0, false),
-            "Discourages repeating speech tokens already generated (applied after top-k and top-p).",
-        ),
-        spec(
-            ("top_p", "Top p"),
-            ParamKind::Float,
-            Some(0.95),
-            (0.0, 1.0, true),
-            "Nucleus sampling: keep the smallest set of tokens with this much probability (1 = off).",
-        ),
-        spec(
-            ("top_k", "Top k"),
-            ParamKind::Integer,
-            Some(1000.0),
-            (0.0, 6563.0, false),
-            "Keep only the k most likely tokens (0 = off).",
-        ),
-        spec(
-            ("seed", "Seed"),
-            ParamKind::Integer,
-            None,
-            (0.0, u64::MAX as f64, false),
-            "RNG seed: the same seed and inputs give the same audio (random when absent).",
-        ),
-        spec(
-            ("max_new_tokens", "Max speech tokens"),
-            ParamKind::Integer,
-            Some(1001.0),
-            (1.0, 1001.0, false),
-            "Upper bound on generated speech tokens (25 tokens ≈ 1 s of audio).",
-        ),
-        spec(
-            ("s3gen_prompt_seconds", "S3Gen prompt seconds"),
-            ParamKind::Float,
-            Some(10.0),
-            (1.0, 10.0, false),
-            "Seconds of the voice clip kept as S3Gen's acoustic prompt (10 = all of it, as the reference); shorter is faster, and may sound less like the voice.",
-        ),
-    ];
+    /// Chatterbox-Turbo's parameters (no `exaggeration`, `cfg_weight`, `min_p`, `cfm_steps`),
+    /// with its defaults and ranges; the rows it shares unchanged come from [`Self::SPECS`].
+    pub const TURBO_SPECS: [ParamSpec; 7] = {
+        let s = Self::SPECS;
+        [
+            s[2], // temperature
+            ParamSpec {
+                description: "Discourages repeating speech tokens already generated (applied after top-k and top-p).",
+                ..s[3]
+            },
+            ParamSpec {
+                default: Some(0.95),
+                ..s[5]
+            },
+            ParamSpec {
+                default: Some(1000.0),
+                max: 6563.0,
+                ..s[6]
+            },
+            s[7], // seed
+            ParamSpec {
+                default: Some(1001.0),
+                max: 1001.0,
+                ..s[8]
+            },
+            s[10], // s3gen_prompt_seconds
+        ]
+    };
 
     /// Every parameter with its default and range, in the order clients show them.
     pub const SPECS: [ParamSpec; 11] = [
