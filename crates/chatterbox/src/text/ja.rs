@@ -21,6 +21,9 @@ use std::sync::OnceLock;
 use tokenizers::NormalizedString;
 
 const DICT_GZ: &[u8] = include_bytes!("../../data/ja_ipadic.bin.gz");
+/// The licence notice of IPADIC, from which the embedded Japanese dictionary is derived (its
+/// terms require the notice to travel with every copy, the binary included).
+pub const IPADIC_NOTICE: &str = include_str!("../../data/NOTICE-ipadic");
 const MAGIC: &[u8] = b"CBJAIPA1";
 /// MeCab's `max_grouping_size`: longest unknown-word group (characters after the first).
 const MAX_GROUPING: usize = 24;
@@ -417,11 +420,12 @@ fn has_kanji(s: &str) -> bool {
     s.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c))
 }
 
-/// `hiragana_normalize` with the embedded dictionary; if it cannot be decoded (a build defect,
-/// reported once) the text is returned unchanged, the reference's path without pykakasi.
+/// `hiragana_normalize` with the embedded dictionary (decoded on the first text with a kanji);
+/// if it cannot be decoded (a build defect, reported once) the text is returned unchanged, the
+/// reference's path without pykakasi.
 pub fn hiragana_normalize(text: &str) -> String {
     if !has_kanji(text) {
-        return text.to_string();
+        return normalize(text, NormalizedString::nfkd);
     }
     match JaDict::embedded() {
         Ok(d) => d.hiragana_normalize(text),
