@@ -5,8 +5,9 @@ table is built from) on the same sentences and reports every line whose hiragana
 
     python3 tools/ja/compare_mecab.py [FILE...]   # default: the ja_kana.json fixture's sentences + edge cases
 
-MeCab's words are converted with the rule of crates/chatterbox/src/text/ja.rs (a word containing a
-kanji U+4E00..U+9FFF -> its reading in hiragana, " " before は/へ; everything else kept; NFKD).
+MeCab's words are converted with the rules of crates/chatterbox/src/text/ja.rs (its numeral readings,
+then a word containing a kanji U+4E00..U+9FFF -> its reading in hiragana, " " before は/へ; everything
+else kept; NFKD).
 Exit status 1 when any line differs. Not part of CI (it needs MeCab); a development check.
 """
 
@@ -31,6 +32,7 @@ EDGE = [
     "あ" * 30 + "漢",
     "𠮷野家で牛丼を食べた",
     "鬱憤を晴らす薔薇の花束",
+    "一人で二人の三日間、十一人と四月二十日と三日、八百八十円、三千六百人、一日と十一日",
 ]
 
 
@@ -42,21 +44,58 @@ def hira(s):
     return "".join(chr(ord(c) - 0x60) if 0x30A1 <= ord(c) <= 0x30F6 else c for c in s)
 
 
+NUMERALS = "〇一二三四五六七八九十百千万億兆"
+COUNTED = {"一人": "ひとり", "二人": "ふたり", "二日": "ふつか", "三日": "みっか", "四日": "よっか", "五日": "いつか",
+           "六日": "むいか", "七日": "なのか", "八日": "ようか", "九日": "ここのか", "十日": "とおか", "二十日": "はつか"}
+SOUND = {("三", "百"): (None, "びゃく"), ("六", "百"): ("ろっ", "ぴゃく"), ("八", "百"): ("はっ", "ぴゃく"),
+         ("三", "千"): (None, "ぜん"), ("八", "千"): ("はっ", "せん")}
+
+
+def numeral_readings(words):
+    """ja.rs `numeral_readings`: words are [gap, surface, hiragana reading, absorbed]."""
+    num = lambda w: w[1] and all(c in NUMERALS for c in w[1])
+    for i in range(1, len(words)):
+        if not words[i][0] and num(words[i - 1]) and (words[i - 1][1], words[i][1]) in SOUND:
+            prev, unit = SOUND[(words[i - 1][1], words[i][1])]
+            if prev:
+                words[i - 1][2] = prev
+            words[i][2] = unit
+    i = 0
+    while i < len(words):
+        if not num(words[i]):
+            i += 1
+            continue
+        j = i + 1
+        while j < len(words) and not words[j][0] and num(words[j]):
+            j += 1
+        if j < len(words) and not words[j][0]:
+            key = "".join(w[1] for w in words[i : j + 1])
+            if key in COUNTED:
+                words[i][2] = COUNTED[key]
+                for w in words[i + 1 : j + 1]:
+                    w[3] = True
+        i = j
+
+
 def mecab_convert(text):
     t = unicodedata.normalize("NFC", unicodedata.normalize("NFKD", text.lower()))
     lines = subprocess.run(["mecab"], input=t + "\n", capture_output=True, text=True, check=True).stdout
-    out, pos = [], 0
+    words, pos = [], 0
     for line in lines.split("\n"):
         if not line or line == "EOS":
             continue
         surf, feat = line.split("\t")
         f = feat.split(",")
         i = t.index(surf, pos)
-        out.append(t[pos:i])
+        words.append([t[pos:i], surf, hira(f[7]) if len(f) > 7 and f[7] != "*" else "", False])
         pos = i + len(surf)
-        reading = f[7] if len(f) > 7 and f[7] != "*" else ""
-        if kanji(surf) and reading:
-            h = hira(reading)
+    numeral_readings(words)
+    out = []
+    for gap, surf, h, absorbed in words:
+        if absorbed:
+            continue
+        out.append(gap)
+        if kanji(surf) and h:
             out.append(" " + h if h[0] in "はへ" else h)
         else:
             out.append(surf)
