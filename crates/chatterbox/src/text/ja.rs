@@ -448,9 +448,14 @@ const COUNTED: [(&str, &str); 12] = [
     ("二十日", "はつか"),
 ];
 
-/// The sound changes of 百 and 千 after 三, 六 and 八: (numeral, unit) → (numeral's reading if
-/// it changes, unit's reading).
-const SOUND_CHANGES: [((&str, &str), (Option<&str>, &str)); 5] = [
+/// A sound change: (numeral, unit) → (the numeral's reading if it changes, the unit's reading).
+type SoundChange = (
+    (&'static str, &'static str),
+    (Option<&'static str>, &'static str),
+);
+
+/// The sound changes of 百 and 千 after 三, 六 and 八.
+const SOUND_CHANGES: [SoundChange; 5] = [
     (("三", "百"), (None, "びゃく")),
     (("六", "百"), (Some("ろっ"), "ぴゃく")),
     (("八", "百"), (Some("はっ"), "ぴゃく")),
