@@ -63,6 +63,7 @@ parity_tests!(
     mtl_t3,
     mtl_pt,
     mtl_ve_pt,
+    mtl_ja,
     turbo_sampling,
     turbo_meanflow,
     turbo_text,

@@ -3,6 +3,7 @@
 //! variant and the GPT-2 byte-level BPE.
 
 mod gpt2_tokenizer;
+mod ja;
 mod mtl;
 mod punc_norm;
 mod split;
@@ -11,6 +12,7 @@ mod tokenizer;
 pub use gpt2_tokenizer::{
     Gpt2Tokenizer, ADDED_TOKENS_FILE, MERGES_FILE, TOKENIZER_CONFIG_FILE, VOCAB_FILE,
 };
+pub use ja::{hiragana_normalize, JaDict, IPADIC_NOTICE};
 pub use mtl::{
     korean_normalize, language_name, lower_nfkd, normalize_language, punc_norm_mtl, Cangjie,
     MtlTokenizer, LANGUAGES,

@@ -9,8 +9,9 @@
 //!   only effect is where `[SPACE]` tokens go between words. This is the reference's own path
 //!   when pkuseg is not installed.
 //! * `ja`: the reference converts kanji to hiragana with pykakasi (GPL; not portable into an MIT
-//!   project). We keep the text as written, which is the reference's path when pykakasi is
-//!   missing; kana and punctuation are identical either way.
+//!   project). We do the same step with IPADIC readings and a MeCab-style segmentation
+//!   ([`super::ja`]); words without kanji, kana and punctuation are kept as the reference keeps
+//!   them, readings differ where pykakasi's and IPADIC's do (agreement measured in README.md).
 //! * `ko`: Hangul syllables → conjoining jamo (the reference's formula, already what NFKD gives),
 //!   then Python `strip()`: exact.
 //! * `he`, `ru`: the reference's optional packages (`dicta_onnx`, `russian_text_stresser`) are
@@ -270,7 +271,8 @@ impl MtlTokenizer {
         let t = match language {
             Some("zh") => self.cangjie.convert(&t),
             Some("ko") => korean_normalize(&t),
-            // ja: kanji kept as written (no pykakasi); he, ru: the reference's default no-ops.
+            Some("ja") => super::ja::hiragana_normalize(&t),
+            // he, ru: the reference's default no-ops.
             _ => t,
         };
         match language {
