@@ -5,8 +5,8 @@
 //! scores of a tile are `Sᵀ = K·Qᵀ` `(T, 16)` (a 6×16 FMA micro-kernel broadcasting 6 keys), the
 //! softmax over keys is then a vertical max/exp/sum over the rows of `Sᵀ`, and the output is
 //! `Oᵀ = Vᵀ·Sᵀ` with the same micro-kernel broadcasting 6 value columns; each output column is
-//! divided by its sum when written out. Keys and values are packed once per (batch row, head);
-//! a tile's scores (T × 16 floats) stay in L1/L2. The products run on the GEMM's 12×16
+//! divided by its sum when written out. Keys and values are packed once per (batch row, head),
+//! into a per-thread buffer that is reused from call to call; a tile's scores (T × 16 floats) stay in L1/L2. The products run on the GEMM's 12×16
 //! micro-tile for the instruction set [`Isa::detect`] picks (AVX-512 or AVX2 + FMA). Safe code
 //! throughout: `pulp` provides the SIMD contexts and vector types.
 //!
@@ -120,9 +120,9 @@ mod x86 {
     }
 
     thread_local! {
-        /// The packed keys and values of the last call on this thread, kept for the next one:
-        /// at the estimator's size they are 5.5 MB, and a fresh allocation of that size costs
-        /// more in page faults than the packing itself.
+        /// The packed keys and values of the last call on this thread, kept for the next one
+        /// instead of allocating and zeroing them per call (5.5 MB at the estimator's size; the
+        /// buffer keeps the largest size seen).
         static SCRATCH: std::cell::RefCell<Vec<[f32; MR]>> = const {
             std::cell::RefCell::new(Vec::new())
         };
@@ -136,6 +136,9 @@ mod x86 {
         h: usize,
         d: usize,
     ) -> Vec<f32> {
+        if b * h == 0 {
+            return Vec::new();
+        }
         let per = t.div_ceil(MR) * MR * (d + d.div_ceil(MR) * MR) / MR;
         SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut buf) => {
