@@ -8,6 +8,7 @@
 
 use chatterbox::kernels::attention::fused_attention_with;
 use chatterbox::kernels::gemm::{Isa, PackedWeights, Post};
+use chatterbox::kernels::norm::layer_norm_with;
 use std::time::Instant;
 
 fn best_of<R>(runs: usize, mut f: impl FnMut() -> R) -> f64 {
@@ -74,4 +75,36 @@ fn main() {
             4.0 * (b * h * t * t * d) as f64 / bt / 1e9
         );
     }
+
+    // LayerNorm over 256 channels of 1332 rows (the estimator's norm1/norm3), into a reused
+    // buffer, against candle's `layer_norm` (which allocates its output).
+    let (rows, c) = (1332, 256);
+    let x: Vec<f32> = (0..rows * c)
+        .map(|i| ((i * 7919) % 1000) as f32 / 250.0 - 1.0)
+        .collect();
+    let g = vec![1.1f32; c];
+    let bta = vec![0.1f32; c];
+    let mut out = vec![0f32; rows * c];
+    let xt = candle_core::Tensor::from_vec(x.clone(), (rows, c), &candle_core::Device::Cpu)
+        .expect("tensor");
+    let gt = candle_core::Tensor::new(g.as_slice(), &candle_core::Device::Cpu).expect("tensor");
+    let bt = candle_core::Tensor::new(bta.as_slice(), &candle_core::Device::Cpu).expect("tensor");
+    let mut best = vec![f64::MAX; isas.len() + 1];
+    for _ in 0..3 {
+        for (bt_, &isa) in best.iter_mut().zip(&isas) {
+            *bt_ = bt_.min(best_of(20, || {
+                layer_norm_with(Some(isa), &x, &g, &bta, 1e-5, &mut out)
+            }));
+        }
+        best[isas.len()] = best[isas.len()].min(best_of(20, || {
+            candle_nn::ops::layer_norm(&xt, &gt, &bt, 1e-5).expect("layer norm")
+        }));
+    }
+    for (b, isa) in best.iter().zip(&isas) {
+        println!("layer norm {rows}x{c} [{}]: {:.3} ms", isa.name(), b * 1e3);
+    }
+    println!(
+        "layer norm {rows}x{c} [candle]: {:.3} ms",
+        best[isas.len()] * 1e3
+    );
 }

@@ -36,16 +36,24 @@ fn main() -> anyhow::Result<()> {
         .pad_with_zeros(0, 0, 1)?
         .contiguous()?;
     let mut times = Vec::new();
+    let mut cpu = Vec::new();
     for _ in 0..calls {
-        let t0 = Instant::now();
+        let (t0, c0) = (Instant::now(), rss::cpu_seconds());
         let v = est.forward(&x, &mu, &[0.3, 0.3], &spk, &cond)?;
         times.push(t0.elapsed().as_secs_f64());
+        cpu.push(rss::cpu_seconds() - c0);
         anyhow::ensure!(v.dims() == [2, 80, t]);
     }
     let min = times.iter().copied().fold(f64::INFINITY, f64::min);
     let list: Vec<String> = times.iter().map(|v| format!("{v:.2}")).collect();
     println!(
         "estimator call (CFG batch 2, T={t}): min {min:.2} s over {calls}: {}",
+        list.join(" ")
+    );
+    let cmin = cpu.iter().copied().fold(f64::INFINITY, f64::min);
+    let list: Vec<String> = cpu.iter().map(|v| format!("{v:.2}")).collect();
+    println!(
+        "  CPU time (all threads, user + system): min {cmin:.2} s: {}",
         list.join(" ")
     );
     println!("peak RSS: {:.0} MiB", rss::peak_rss_mib());

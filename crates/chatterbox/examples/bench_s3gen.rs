@@ -63,26 +63,26 @@ fn main() -> anyhow::Result<()> {
 
     // Stage by stage.
     let all: Vec<u32> = prompt.iter().chain(&tokens).copied().collect();
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), rss::cpu_seconds());
     let (_, mu) = model.flow.encode(&all)?;
-    let t_enc = t.elapsed().as_secs_f64();
+    let (t_enc, c_enc) = (t.elapsed().as_secs_f64(), rss::cpu_seconds() - c);
     let mu = mu.transpose(1, 2)?.contiguous()?;
     let spk = model.flow.speaker(&embedding)?;
     let cond = prompt_feat
         .pad_with_zeros(1, 0, total - tm)?
         .transpose(1, 2)?
         .contiguous()?;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), rss::cpu_seconds());
     let n_steps = steps.unwrap_or(cfg.flow.n_timesteps);
     let mel = model
         .flow
         .decoder
         .forward_steps(&noise.z, &mu, &spk, &cond, n_steps, &|| false)?;
-    let t_cfm = t.elapsed().as_secs_f64();
+    let (t_cfm, c_cfm) = (t.elapsed().as_secs_f64(), rss::cpu_seconds() - c);
     let mel = mel.narrow(2, tm, total - tm)?;
-    let t = Instant::now();
+    let (t, c) = (Instant::now(), rss::cpu_seconds());
     let wav = model.mel2wav.forward(&mel, &noise.source, &|| false)?;
-    let t_hift = t.elapsed().as_secs_f64();
+    let (t_hift, c_hift) = (t.elapsed().as_secs_f64(), rss::cpu_seconds() - c);
     println!("encoder:  {t_enc:.2} s");
     println!(
         "CFM:      {t_cfm:.2} s  ({:.2} s per estimator call, batch {})",
@@ -95,7 +95,11 @@ fn main() -> anyhow::Result<()> {
         wav.dim(1)? as f64 / 24_000.0
     );
 
-    let t = Instant::now();
+    println!(
+        "  CPU time (all threads, user + system): encoder {c_enc:.2} s, CFM {c_cfm:.2} s, HiFT {c_hift:.2} s"
+    );
+
+    let (t, c) = (Instant::now(), rss::cpu_seconds());
     let out = model.inference_traced_with(
         &tokens,
         &prompt,
@@ -105,12 +109,13 @@ fn main() -> anyhow::Result<()> {
         steps,
         &|| false,
     )?;
-    let t_all = t.elapsed().as_secs_f64();
+    let (t_all, c_all) = (t.elapsed().as_secs_f64(), rss::cpu_seconds() - c);
     let secs = out.wav.dim(1)? as f64 / 24_000.0;
     println!(
         "S3Gen tokens→wav: {t_all:.2} s for {secs:.2} s of audio (RTF {:.2})",
         t_all / secs
     );
+    println!("  CPU time (all threads, user + system): S3Gen tokens→wav {c_all:.2} s");
     println!("peak RSS: {:.0} MiB", rss::peak_rss_mib());
     Ok(())
 }

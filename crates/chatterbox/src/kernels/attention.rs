@@ -5,8 +5,8 @@
 //! scores of a tile are `Sᵀ = K·Qᵀ` `(T, 16)` (a 6×16 FMA micro-kernel broadcasting 6 keys), the
 //! softmax over keys is then a vertical max/exp/sum over the rows of `Sᵀ`, and the output is
 //! `Oᵀ = Vᵀ·Sᵀ` with the same micro-kernel broadcasting 6 value columns; each output column is
-//! divided by its sum when written out. Keys and values are packed once per (batch row, head);
-//! a tile's scores (T × 16 floats) stay in L1/L2. The products run on the GEMM's 12×16
+//! divided by its sum when written out. Keys and values are packed once per (batch row, head),
+//! into a per-thread buffer that is reused from call to call; a tile's scores (T × 16 floats) stay in L1/L2. The products run on the GEMM's 12×16
 //! micro-tile for the instruction set [`Isa::detect`] picks (AVX-512 or AVX2 + FMA). Safe code
 //! throughout: `pulp` provides the SIMD contexts and vector types.
 //!
@@ -17,8 +17,9 @@ use super::gemm::MR;
 /// Queries per tile: the micro-kernel's two 8-lane vectors.
 use super::gemm::NR as NQ;
 /// Queries per parallel task (a multiple of `NQ`): a task's heads reuse their packed keys and
-/// values from L2 across this many queries.
-const ROWS_PER_TASK: usize = 4 * NQ;
+/// values from L2 across this many queries. Two tiles: at 666 frames that is 21 tasks per batch
+/// row, which two threads share more evenly than 11.
+const ROWS_PER_TASK: usize = 2 * NQ;
 
 use super::gemm::{with_isa, Isa};
 
@@ -55,21 +56,79 @@ pub fn fused_attention_with(
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::{MR, NQ, ROWS_PER_TASK};
-    use crate::kernels::gemm::x86::{exp8, strip_pairs, Micro, TR};
-    use pulp::{f32x8, Simd, WithSimd};
+    use crate::kernels::gemm::x86::{exp16, exp8, strip_pairs, Micro, TR};
+    use pulp::x86::{V3, V4};
+    use pulp::{f32x16, f32x8, Simd, WithSimd};
     use rayon::prelude::*;
+
+    /// The softmax numerators of a tile on one instruction set.
+    pub(super) trait Exp: Micro {
+        /// `s ← exp(s − max)` on every row of `rows` (16 queries each); returns the column sums.
+        fn exp_rows(self, rows: &mut [[f32; NQ]], max: [f32; NQ]) -> [f32; NQ];
+    }
+
+    impl Exp for V3 {
+        #[inline(always)]
+        fn exp_rows(self, rows: &mut [[f32; NQ]], max: [f32; NQ]) -> [f32; NQ] {
+            let [m0, m1]: [f32x8; 2] = pulp::cast(max);
+            let zero = self.splat_f32x8(0.0);
+            let (mut s0, mut s1) = (zero, zero);
+            for s in rows.iter_mut() {
+                let [x0, x1]: [f32x8; 2] = pulp::cast(*s);
+                let e0 = exp8(self, self.sub_f32x8(x0, m0));
+                let e1 = exp8(self, self.sub_f32x8(x1, m1));
+                s0 = self.add_f32x8(s0, e0);
+                s1 = self.add_f32x8(s1, e1);
+                *s = pulp::cast([e0, e1]);
+            }
+            pulp::cast([s0, s1])
+        }
+    }
+
+    impl Exp for V4 {
+        #[inline(always)]
+        fn exp_rows(self, rows: &mut [[f32; NQ]], max: [f32; NQ]) -> [f32; NQ] {
+            let m: f32x16 = pulp::cast(max);
+            // Two running sums halve the dependency chain of the additions.
+            let (mut s0, mut s1) = (self.splat_f32x16(0.0), self.splat_f32x16(0.0));
+            let mut pairs = rows.chunks_exact_mut(2);
+            for p in &mut pairs {
+                let e0 = exp16(self, self.sub_f32x16(pulp::cast(p[0]), m));
+                let e1 = exp16(self, self.sub_f32x16(pulp::cast(p[1]), m));
+                s0 = self.add_f32x16(s0, e0);
+                s1 = self.add_f32x16(s1, e1);
+                p[0] = pulp::cast(e0);
+                p[1] = pulp::cast(e1);
+            }
+            for s in pairs.into_remainder() {
+                let e = exp16(self, self.sub_f32x16(pulp::cast(*s), m));
+                s0 = self.add_f32x16(s0, e);
+                *s = pulp::cast(e);
+            }
+            pulp::cast(self.add_f32x16(s0, s1))
+        }
+    }
 
     /// Keys and values of one (batch row, head), packed for the micro-kernel. `tk` = T rounded up
     /// to a multiple of `MR` (the extra keys are zero).
-    struct Packed {
+    struct Packed<'a> {
         /// `[tk/MR][d]` of `[f32; MR]`: block `j`, entry `c` = channel `c` of keys `6j..6j+6`.
-        k: Vec<[f32; MR]>,
+        k: &'a [[f32; MR]],
         /// `[⌈d/MR⌉][tk]` of `[f32; MR]`: block `p`, entry `j` = columns `6p..6p+6` of value `j`
         /// (zeros past `d`).
-        v: Vec<[f32; MR]>,
+        v: &'a [[f32; MR]],
     }
 
-    pub(super) fn run<M: Micro>(
+    thread_local! {
+        /// The packed keys and values of the last call on this thread, kept for the next one
+        /// instead of allocating and zeroing them per call (5.5 MB at the estimator's size; the
+        /// buffer keeps the largest size seen).
+        static SCRATCH: std::cell::RefCell<Vec<[f32; MR]>> = const {
+            std::cell::RefCell::new(Vec::new())
+        };
+    }
+
+    pub(super) fn run<M: Exp>(
         simd: M,
         qkv: &[f32],
         b: usize,
@@ -77,37 +136,71 @@ mod x86 {
         h: usize,
         d: usize,
     ) -> Vec<f32> {
+        if b * h == 0 {
+            return Vec::new();
+        }
+        let per = t.div_ceil(MR) * MR * (d + d.div_ceil(MR) * MR) / MR;
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut buf) => {
+                if buf.len() < b * h * per {
+                    buf.resize(b * h * per, [0.0; MR]);
+                }
+                run_in(simd, qkv, b, t, h, d, &mut buf[..b * h * per])
+            }
+            // A nested call on this thread (rayon ran another caller's task while this one
+            // waited): use a fresh buffer.
+            Err(_) => run_in(simd, qkv, b, t, h, d, &mut vec![[0.0; MR]; b * h * per]),
+        })
+    }
+
+    fn run_in<M: Exp>(
+        simd: M,
+        qkv: &[f32],
+        b: usize,
+        t: usize,
+        h: usize,
+        d: usize,
+        buf: &mut [[f32; MR]],
+    ) -> Vec<f32> {
         let tk = t.div_ceil(MR) * MR;
         let vblocks = d.div_ceil(MR);
         let row = 3 * h * d;
-        let packs: Vec<Packed> = (0..b * h)
-            .into_par_iter()
-            .map(|bh| {
-                let (bi, hh) = (bh / h, bh % h);
-                let mut k = vec![[0f32; MR]; tk * d / MR];
-                let mut v = vec![[0f32; MR]; vblocks * tk];
-                let zeros = vec![0f32; d];
-                let at = |j: usize, which: usize| -> &[f32] {
-                    if j < t {
-                        let base = (bi * t + j) * row + which * h * d + hh * d;
-                        &qkv[base..base + d]
-                    } else {
-                        &zeros
-                    }
-                };
-                // Keys: block jb holds, for each channel, the six keys' values side by side.
-                for (jb, kb) in k.chunks_exact_mut(d).enumerate() {
-                    let r: [&[f32]; MR] = std::array::from_fn(|i| at(jb * MR + i, 1));
-                    for (c, dst) in kb.iter_mut().enumerate() {
-                        *dst = [r[0][c], r[1][c], r[2][c], r[3][c], r[4][c], r[5][c]];
-                    }
+        let kn = tk * d / MR;
+        let per = buf.len() / (b * h);
+        // Every entry is written (zeros for the padded keys and columns), so the buffer may hold
+        // the previous call's data.
+        buf.par_chunks_mut(per).enumerate().for_each(|(bh, pk)| {
+            let (bi, hh) = (bh / h, bh % h);
+            let (k, v) = pk.split_at_mut(kn);
+            let zeros = vec![0f32; d];
+            let at = |j: usize, which: usize| -> &[f32] {
+                if j < t {
+                    let base = (bi * t + j) * row + which * h * d + hh * d;
+                    &qkv[base..base + d]
+                } else {
+                    &zeros
                 }
-                // Values: block p holds columns 6p..6p+6 of every key.
-                for j in 0..t {
-                    for (p, chunk) in at(j, 2).chunks(MR).enumerate() {
-                        v[p * tk + j][..chunk.len()].copy_from_slice(chunk);
-                    }
+            };
+            // Keys: block jb holds, for each channel, the six keys' values side by side.
+            for (jb, kb) in k.chunks_exact_mut(d).enumerate() {
+                let r: [&[f32]; MR] = std::array::from_fn(|i| at(jb * MR + i, 1));
+                for (c, dst) in kb.iter_mut().enumerate() {
+                    *dst = [r[0][c], r[1][c], r[2][c], r[3][c], r[4][c], r[5][c]];
                 }
+            }
+            // Values: block p holds columns 6p..6p+6 of every key.
+            for j in 0..tk {
+                let src = at(j, 2);
+                for p in 0..vblocks {
+                    v[p * tk + j] =
+                        std::array::from_fn(|i| src.get(p * MR + i).copied().unwrap_or(0.0));
+                }
+            }
+        });
+        let packs: Vec<Packed> = buf
+            .chunks_exact(per)
+            .map(|pk| {
+                let (k, v) = pk.split_at(kn);
                 Packed { k, v }
             })
             .collect();
@@ -162,10 +255,10 @@ mod x86 {
 
     /// One tile: 16 queries (`qt` = `Qᵀ` `(d, 16)`) of one head against every key; writes the
     /// output rows (row stride `ld_out`, columns `col..col+d`) of the queries that exist.
-    struct Tile<'a, M: Micro> {
+    struct Tile<'a, M: Exp> {
         simd: M,
         qt: &'a [[f32; NQ]],
-        pk: &'a Packed,
+        pk: &'a Packed<'a>,
         t: usize,
         d: usize,
         scores: &'a mut [[f32; NQ]],
@@ -176,7 +269,7 @@ mod x86 {
         col: usize,
     }
 
-    impl<M: Micro> WithSimd for Tile<'_, M> {
+    impl<M: Exp> WithSimd for Tile<'_, M> {
         type Output = ();
 
         #[inline(always)]
@@ -193,41 +286,31 @@ mod x86 {
                 ld_out,
                 col,
             } = self;
-            // Sᵀ = K·Qᵀ, twelve keys per micro-tile.
-            for ((k0, k1), st) in strip_pairs(&pk.k, d).zip(scores.chunks_mut(TR)) {
+            // Sᵀ = K·Qᵀ, twelve keys per micro-tile; each query's running maximum is taken over
+            // the real keys as the tile is stored (padded keys score 0 and are left out).
+            let mut max = [f32::NEG_INFINITY; NQ];
+            for (i, ((k0, k1), st)) in strip_pairs(pk.k, d).zip(scores.chunks_mut(TR)).enumerate() {
                 let acc = simd.tile(k0, k1, qt);
+                let real = t.saturating_sub(i * TR).min(TR);
                 for (dst, a) in st.iter_mut().zip(&acc) {
                     *dst = *a;
+                }
+                for a in &acc[..real] {
+                    for l in 0..NQ {
+                        max[l] = if a[l] > max[l] { a[l] } else { max[l] };
+                    }
                 }
             }
             // Softmax numerators down each column (one column per query); padded keys get 0.
             let (valid, pad) = scores.split_at_mut(t);
-            let mut max = [f32::NEG_INFINITY; NQ];
-            for s in valid.iter() {
-                for l in 0..NQ {
-                    max[l] = if s[l] > max[l] { s[l] } else { max[l] };
-                }
-            }
-            let [m0, m1]: [f32x8; 2] = pulp::cast(max);
-            let v3 = simd.v3();
-            let zero = v3.splat_f32x8(0.0);
-            let (mut s0, mut s1) = (zero, zero);
-            for s in valid.iter_mut() {
-                let [x0, x1]: [f32x8; 2] = pulp::cast(*s);
-                let e0 = exp8(v3, v3.sub_f32x8(x0, m0));
-                let e1 = exp8(v3, v3.sub_f32x8(x1, m1));
-                s0 = v3.add_f32x8(s0, e0);
-                s1 = v3.add_f32x8(s1, e1);
-                *s = pulp::cast([e0, e1]);
-            }
-            let sum: [f32; NQ] = pulp::cast([s0, s1]);
+            let sum = simd.exp_rows(valid, max);
             for s in pad.iter_mut() {
                 *s = [0.0; NQ];
             }
             let inv = sum.map(|s| 1.0 / s);
             // Oᵀ = Vᵀ·Sᵀ, twelve value columns per micro-tile.
             let tk = scores.len();
-            for ((v0, v1), o) in strip_pairs(&pk.v, tk).zip(ot.chunks_mut(TR)) {
+            for ((v0, v1), o) in strip_pairs(pk.v, tk).zip(ot.chunks_mut(TR)) {
                 let acc = simd.tile(v0, v1, scores);
                 for (dst, a) in o.iter_mut().zip(&acc) {
                     *dst = *a;

@@ -6,6 +6,7 @@
 
 pub mod attention;
 pub mod gemm;
+pub mod norm;
 
 use candle_core::Tensor;
 
