@@ -53,7 +53,10 @@ impl StemConv {
     fn load(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
         let weight = vb.get((cout, cin, 3), "weight")?;
         let bias = vb.get(cout, "bias")?;
-        let w = weight.transpose(1, 2)?.contiguous()?.reshape((cout, 3 * cin))?;
+        let w = weight
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((cout, 3 * cin))?;
         Ok(Self {
             unfolded: Linear::from_weights(&w, Some(bias))?,
             cin,
@@ -135,7 +138,14 @@ impl Attention {
     /// `residual + v + FSMN(v)` on `(T, ·)` row-major buffers whose rows are `stride` apart, `v`
     /// starting at column `v0`: the depthwise conv (k 31, zero pad 15/15, no bias) over time,
     /// `y[t, c] = r[t, c] + v[t, c] + Σ_k w[c, k] · v[t + k − 15, c]` → `(T, C)`.
-    fn fsmn(&self, qkv: &[f32], stride: usize, v0: usize, residual: &[f32], t_len: usize) -> Vec<f32> {
+    fn fsmn(
+        &self,
+        qkv: &[f32],
+        stride: usize,
+        v0: usize,
+        residual: &[f32],
+        t_len: usize,
+    ) -> Vec<f32> {
         let c_len = self.n_state;
         let half = (FSMN_K - 1) / 2;
         let v = |t: usize| &qkv[t * stride + v0..t * stride + v0 + c_len];
@@ -176,7 +186,11 @@ impl Attention {
             None => {
                 let qkv = Tensor::from_vec(buf, (t, 3, h, d), x.device())?;
                 let part = |i: usize| -> Result<Tensor> {
-                    Ok(qkv.narrow(1, i, 1)?.squeeze(1)?.transpose(0, 1)?.contiguous()?)
+                    Ok(qkv
+                        .narrow(1, i, 1)?
+                        .squeeze(1)?
+                        .transpose(0, 1)?
+                        .contiguous()?)
                 };
                 let (q, k, v) = (part(0)?, part(1)?, part(2)?);
                 let w = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
@@ -192,7 +206,10 @@ impl Attention {
 fn rope_qk_(buf: &mut [f32], t: usize, h: usize, d: usize, cos: &[f32], sin: &[f32], q_scale: f32) {
     let half = d / 2;
     for (p, row) in buf.chunks_exact_mut(3 * h * d).take(t).enumerate() {
-        let (cs, sn) = (&cos[p * half..(p + 1) * half], &sin[p * half..(p + 1) * half]);
+        let (cs, sn) = (
+            &cos[p * half..(p + 1) * half],
+            &sin[p * half..(p + 1) * half],
+        );
         for (part, scale) in [(0, q_scale), (1, 1.0)] {
             for head in row[part * h * d..(part + 1) * h * d].chunks_exact_mut(d) {
                 let (a, b) = head.split_at_mut(half);
