@@ -20,7 +20,15 @@ PATTERNS = {
     "prepare_conditionals": ("s", r"(?:best prepare_conditionals: ([\d.]+) s|best: ([\d.]+) s)"),
     "t3_peak_rss": ("MiB", r"peak RSS:? (\d+) MiB"),
     "s3gen_peak_rss": ("MiB", r"peak RSS:? (\d+) MiB"),
+    # The original model end to end (bench_pipeline / bench_e2e_reference.py).
+    "e2e_load": ("s", r"load(?: \(T3 \w+\))?: ([\d.]+) s"),
+    "e2e_prepare_conditionals": ("s", r"prepare_conditionals \(10 s clip\): ([\d.]+) s"),
+    "e2e_generate": ("s", r"generate \(max_new_tokens \d+, \d+ speech tokens to S3Gen\): ([\d.]+) s"),
+    "e2e_speech_tokens": ("tokens", r"max_new_tokens \d+, (\d+) speech tokens to S3Gen"),
+    "e2e_rtf": ("x", r"\(RTF ([\d.]+)\)"),
+    "e2e_peak_rss": ("MiB", r"generate .*peak RSS (\d+) MiB"),
 }
+E2E = ["e2e_load", "e2e_prepare_conditionals", "e2e_generate", "e2e_speech_tokens", "e2e_rtf", "e2e_peak_rss"]
 SOURCES = {  # (log stem, side, variant) -> stages it provides
     "ours_t3_none": ("ours", "f32", ["t3_prefill", "t3_decode_step", "t3_peak_rss"]),
     "ours_t3_q8": ("ours", "q8", ["t3_prefill", "t3_decode_step", "t3_peak_rss"]),
@@ -33,6 +41,9 @@ SOURCES = {  # (log stem, side, variant) -> stages it provides
     "ref_s3gen": ("reference", "f32", ["cfm_estimator_call", "hift", "s3gen_tokens_to_wav", "s3gen_peak_rss"]),
     "ours_cond": ("ours", "f32", ["prepare_conditionals"]),
     "ref_cond": ("reference", "f32", ["prepare_conditionals"]),
+    "ours_e2e_none": ("ours", "f32", E2E),
+    "ours_e2e_q8": ("ours", "q8", E2E),
+    "ref_e2e": ("reference", "f32", E2E),
 }
 
 

@@ -35,6 +35,7 @@ def main():
     ap.add_argument("clip", type=Path)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--iters", type=int, default=3)
+    ap.add_argument("--stages", action="store_true", help="also time each network once, as bench_cond does")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -62,6 +63,23 @@ def main():
         best = min(best, dt)
         print(f"reference prepare_conditionals #{i}: {dt:.3f} s")
     print(f"best: {best:.3f} s ({args.threads} torch threads)")
+    if args.stages:
+        import librosa
+
+        wav24, _ = librosa.load(str(args.clip), sr=24000)
+        wav24 = wav24[: ChatterboxTTS.DEC_COND_LEN]
+        wav16 = librosa.resample(wav24, orig_sr=24000, target_sr=16000)
+        stages = [
+            ("voice encoder (full clip)", lambda: ve.embeds_from_wavs([wav16], sample_rate=16000)),
+            ("s3 tokenizer (6 s, max_len 150)", lambda: tok.forward([wav16[: ChatterboxTTS.ENC_COND_LEN]], max_len=150)),
+            ("embed_ref (10 s: mel, CAMPPlus, tokenizer)", lambda: s3.embed_ref(wav24, 24000)),
+            ("campplus (10 s)", lambda: cam.inference(torch.from_numpy(wav16).unsqueeze(0))),
+        ]
+        for name, f in stages:
+            t = time.perf_counter()
+            with torch.inference_mode():
+                f()
+            print(f"  {name}: {time.perf_counter() - t:.3f} s")
 
 
 if __name__ == "__main__":

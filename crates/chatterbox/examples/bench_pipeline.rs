@@ -1,7 +1,7 @@
 //! The whole pipeline at the released size with random weights: peak RSS after loading every
 //! network from a model directory, and the time of one voice preparation and one `generate`.
 //!
-//! `cargo run --release --example bench_pipeline [-- DIR [MAX_NEW_TOKENS]] [--turbo]`
+//! `cargo run --release --example bench_pipeline [-- DIR [MAX_NEW_TOKENS]] [--turbo] [--quantize none|q8|q4]`
 //!
 //! The first run writes a full-size random-weight model directory to DIR (default
 //! `/tmp/chatterbox-bench-full`, ≈ 2.5 GB: `ModelConfig::default()`, every tensor from
@@ -9,15 +9,17 @@
 //! `--turbo`, Chatterbox-Turbo (default DIR `/tmp/chatterbox-bench-full-turbo`, ≈ 3 GB:
 //! `ModelConfig::turbo()`, the tiny byte-level GPT-2 tokenizer, a 15 s voice clip, Turbo's
 //! default parameters). The measurement runs in a child process so its peak RSS (VmHWM) counts
-//! only loading and synthesis.
+//! only loading and synthesis. `--quantize` loads T3 quantized (`LoadOptions::quantization`).
+//! `tools/reference/bench_e2e_reference.py` (original) and `bench_turbo_e2e_reference.py`
+//! (Turbo) run the reference on the same directory, clip, text and number of T3 steps.
 
 use chatterbox::audio::Audio;
 use chatterbox::conditioning::ConditioningModels;
 use chatterbox::models::s3gen::S3Gen;
 use chatterbox::models::t3::{T3Turbo, T3};
 use chatterbox::pipeline::{
-    Chatterbox, GenerateParams, ModelConfig, Variant, CONFIG_FILE, S3GEN_FILE, T3_FILE,
-    TOKENIZER_FILE, VE_FILE,
+    Chatterbox, GenerateParams, LoadOptions, ModelConfig, Quantization, Variant, CONFIG_FILE,
+    S3GEN_FILE, T3_FILE, TOKENIZER_FILE, VE_FILE,
 };
 use chatterbox_testkit::random_weights::RandomWeights;
 use chatterbox_testkit::tiny::{tiny_gpt2_tokenizer_files, tiny_tokenizer_json};
@@ -88,12 +90,13 @@ fn synthetic_voice(seconds: usize) -> Audio {
     }
 }
 
-fn measure(dir: &Path, max_new_tokens: usize) -> anyhow::Result<()> {
+fn measure(dir: &Path, max_new_tokens: usize, quantization: Quantization) -> anyhow::Result<()> {
     let t = Instant::now();
-    let model = Chatterbox::load(dir)?;
+    let model = Chatterbox::load_with(dir, &LoadOptions { quantization })?;
     let (rss, hwm) = rss_mib();
     println!(
-        "load: {:.2} s; RSS after load {rss:.0} MiB, peak RSS {hwm:.0} MiB",
+        "load (T3 {}): {:.2} s; RSS after load {rss:.0} MiB, peak RSS {hwm:.0} MiB",
+        quantization.name(),
         t.elapsed().as_secs_f64()
     );
     let variant = model.variant();
@@ -116,9 +119,11 @@ fn measure(dir: &Path, max_new_tokens: usize) -> anyhow::Result<()> {
     let secs = t.elapsed().as_secs_f64();
     let audio = wav.len() as f64 / f64::from(model.sample_rate());
     let (_, hwm) = rss_mib();
+    // S3Gen makes 2 mel frames of 480 samples (40 ms) per speech token.
+    let tokens = wav.len() / 960;
     println!(
-        "generate (max_new_tokens {max_new_tokens}): {secs:.2} s for {audio:.2} s of audio \
-         (RTF {:.2}); peak RSS {hwm:.0} MiB",
+        "generate (max_new_tokens {max_new_tokens}, {tokens} speech tokens to S3Gen): {secs:.2} s \
+         for {audio:.2} s of audio (RTF {:.2}); peak RSS {hwm:.0} MiB",
         secs / audio
     );
     Ok(())
@@ -126,14 +131,21 @@ fn measure(dir: &Path, max_new_tokens: usize) -> anyhow::Result<()> {
 
 fn main() -> anyhow::Result<()> {
     let turbo = std::env::args().any(|a| a == "--turbo");
-    let args: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| a != "--turbo")
-        .collect();
+    let mut quantization = Quantization::None;
+    let mut args: Vec<String> = Vec::new();
+    let mut it = std::env::args().skip(1).filter(|a| a != "--turbo");
+    while let Some(a) = it.next() {
+        if a == "--quantize" {
+            let q = it.next().unwrap_or_default();
+            quantization = q.parse()?;
+        } else {
+            args.push(a);
+        }
+    }
     if args.first().map(String::as_str) == Some("--measure") {
         let dir = args.get(1).map(String::as_str).unwrap_or_default();
         let n = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(100);
-        return measure(Path::new(dir), n);
+        return measure(Path::new(dir), n, quantization);
     }
     let dir = args.first().cloned().unwrap_or_else(|| {
         if turbo {
@@ -161,6 +173,8 @@ fn main() -> anyhow::Result<()> {
         .arg("--measure")
         .arg(dir)
         .arg(n)
+        .arg("--quantize")
+        .arg(quantization.name())
         .status()?;
     anyhow::ensure!(status.success(), "measurement failed: {status}");
     Ok(())

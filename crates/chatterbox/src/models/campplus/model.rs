@@ -6,6 +6,8 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
+use crate::kernels::with_slice;
+use crate::nn::{Epilogue, Linear};
 use crate::{Error, Result};
 
 const BN_EPS: f64 = 1e-5;
@@ -104,9 +106,16 @@ impl Affine {
 }
 
 /// Conv2d (no bias in the checkpoint) + folded BN; `stride_h` applies to the frequency axis only.
+///
+/// Activations are channel-last, `(H·W, C)` row-major (`H` frequency, `W` time): the unfolded
+/// input has one row per output position holding the `k × k` neighbourhoods' channels side by
+/// side, and the product with the weight laid out `(Cout, kh, kw, Cin)` runs on the packed kernel
+/// with the folded bias (and an optional residual) in its epilogue.
 struct Conv2dBn {
-    w: Tensor,
-    b: Tensor,
+    /// `(k·k·Cin) → Cout`.
+    unfolded: Linear,
+    cin: usize,
+    k: usize,
     pad: usize,
     stride_h: usize,
 }
@@ -122,55 +131,65 @@ impl Conv2dBn {
     ) -> Result<Self> {
         let w = conv.get((cout, cin, k, k), "weight")?;
         let (w, b) = Affine::load(bn, cout, true)?.fold(&w)?;
+        let w = w
+            .permute((0, 2, 3, 1))?
+            .contiguous()?
+            .reshape((cout, k * k * cin))?;
         Ok(Self {
-            w,
-            b: b.reshape((1, cout, 1, 1))?,
+            unfolded: Linear::from_weights(&w, Some(b))?,
+            cin,
+            k,
             pad: k / 2,
             stride_h,
         })
     }
 
-    /// `(1, C, H, W)` → `(1, C', ceil(H/stride_h), W)` (padding `k/2` on both axes, stride
-    /// `(stride_h, 1)`), as im2col + one matmul: candle's direct conv2d is several times slower
-    /// here and has no per-axis stride.
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (b, cin, h, w) = x.dims4()?;
-        let (cout, _, k, _) = self.w.dims4()?;
-        if b != 1 {
+    /// Channel-last `(H·W, Cin)` → `(H'·W, Cout)` with `H' = (H + 2p − k)/stride_h + 1`
+    /// (padding `k/2` on both axes, stride `(stride_h, 1)`), plus `residual` `(H'·W, Cout)`.
+    fn forward(
+        &self,
+        x: &Tensor,
+        h: usize,
+        w: usize,
+        residual: Option<&Tensor>,
+    ) -> Result<(Tensor, usize)> {
+        let (n_in, cin) = x.dims2()?;
+        if cin != self.cin || n_in != h * w {
             return Err(Error::InvalidArgument(format!(
-                "CAMPPlus runs one clip at a time, got batch {b}"
+                "CAMPPlus conv: input {:?} for {h} x {w} x {}",
+                x.dims(),
+                self.cin
             )));
         }
-        let (p, s) = (self.pad, self.stride_h);
+        let (k, p, s) = (self.k, self.pad, self.stride_h);
         let h_out = (h + 2 * p - k) / s + 1;
-        let src = x.flatten_all()?.to_vec1::<f32>()?;
-        let n = h_out * w;
-        let mut cols = vec![0f32; cin * k * k * n];
-        for ci in 0..cin {
-            for kh in 0..k {
-                for kw in 0..k {
-                    let row = &mut cols[((ci * k + kh) * k + kw) * n..][..n];
-                    // Column offset of this tap: dst[ow] = line[ow + kw - p] where in range.
-                    let (lo, hi) = (p.saturating_sub(kw), (w + p).saturating_sub(kw).min(w));
-                    for oh in 0..h_out {
-                        let ih = oh * s + kh;
-                        if ih < p || ih - p >= h || lo >= hi {
-                            continue;
+        let row_len = k * k * cin;
+        let cols = with_slice(x, |src| {
+            let mut cols = vec![0f32; h_out * w * row_len];
+            for oh in 0..h_out {
+                for kh in 0..k {
+                    let Some(ih) = (oh * s + kh).checked_sub(p).filter(|&i| i < h) else {
+                        continue;
+                    };
+                    for ow in 0..w {
+                        let row = &mut cols[(oh * w + ow) * row_len..][..row_len];
+                        for kw in 0..k {
+                            if let Some(iw) = (ow + kw).checked_sub(p).filter(|&i| i < w) {
+                                row[(kh * k + kw) * cin..][..cin]
+                                    .copy_from_slice(&src[(ih * w + iw) * cin..][..cin]);
+                            }
                         }
-                        let line = &src[(ci * h + ih - p) * w..][..w];
-                        let a = lo + kw - p;
-                        row[oh * w + lo..oh * w + hi].copy_from_slice(&line[a..a + (hi - lo)]);
                     }
                 }
             }
-        }
-        let cols = Tensor::from_vec(cols, (cin * k * k, n), x.device())?;
-        let y = self
-            .w
-            .reshape((cout, cin * k * k))?
-            .matmul(&cols)?
-            .reshape((1, cout, h_out, w))?;
-        Ok(y.broadcast_add(&self.b)?)
+            cols
+        })?;
+        let cols = Tensor::from_vec(cols, (h_out * w, row_len), x.device())?;
+        let y = match residual {
+            Some(r) => self.unfolded.forward_with(&cols, Epilogue::Residual(r))?,
+            None => self.unfolded.forward(&cols)?,
+        };
+        Ok((y, h_out))
     }
 }
 
@@ -202,14 +221,16 @@ impl ResBlock {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let out = self.conv1.forward(x)?.relu()?;
-        let out = self.conv2.forward(&out)?;
+    /// Channel-last `(H·W, C)` → `(H'·W, C)`, `H'`.
+    fn forward(&self, x: &Tensor, h: usize, w: usize) -> Result<(Tensor, usize)> {
+        let (out, h1) = self.conv1.forward(x, h, w, None)?;
+        let out = out.relu()?;
         let short = match &self.shortcut {
-            Some(s) => s.forward(x)?,
+            Some(s) => s.forward(x, h, w, None)?.0,
             None => x.clone(),
         };
-        Ok((out + short)?.relu()?)
+        let (out, h2) = self.conv2.forward(&out, h1, w, Some(&short))?;
+        Ok((out.relu()?, h2))
     }
 }
 
@@ -234,14 +255,24 @@ impl Fcm {
         })
     }
 
+    /// `(1, F, T)` → `(1, 32·F', T)` (channel `c`, frequency `f` at row `c·F' + f`).
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut out = self.conv1.forward(&x.unsqueeze(1)?)?.relu()?;
+        let (_, f, t) = x.dims3()?;
+        // One input channel: channel-last is the (F, T) plane itself.
+        let x = x.reshape((f * t, 1))?;
+        let (out, mut h) = self.conv1.forward(&x, f, t, None)?;
+        let mut out = out.relu()?;
         for l in &self.layers {
-            out = l.forward(&out)?;
+            (out, h) = l.forward(&out, h, t)?;
         }
-        let out = self.conv2.forward(&out)?.relu()?;
-        let (b, c, f, t) = out.dims4()?;
-        Ok(out.reshape((b, c * f, t))?)
+        let (out, h) = self.conv2.forward(&out, h, t, None)?;
+        let c = out.dim(1)?;
+        Ok(out
+            .relu()?
+            .reshape((h, t, c))?
+            .permute((2, 0, 1))?
+            .contiguous()?
+            .reshape((1, c * h, t))?)
     }
 }
 

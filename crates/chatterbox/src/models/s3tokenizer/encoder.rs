@@ -1,10 +1,12 @@
 //! `AudioEncoderV2` (conv stem + FSMN/RoPE attention blocks) and the FSQ quantiser.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 
 use super::N_MELS;
-use crate::nn::{LayerNorm, Linear};
+use crate::kernels::attention::fused_attention;
+use crate::kernels::with_slice;
+use crate::nn::{Epilogue, LayerNorm, Linear};
 use crate::{Error, Result};
 
 /// Encoder dimensions. `Default` is the released `speech_tokenizer_v2_25hz`.
@@ -36,33 +38,65 @@ const ROPE_THETA: f32 = 10_000.0;
 /// FSQ pre-rounding scale; the reference's `0.9990000128746033` is exactly the f32 nearest 0.999.
 const FSQ_SCALE: f32 = 0.999;
 
-/// Conv1d with bias, kernel 3, stride 2, padding 1.
+/// Conv1d with bias, kernel 3, stride 2, padding 1, followed by the exact GELU.
+///
+/// Runs as one matrix product on time-major frames: row `t` of the unfolded input is the three
+/// frames `2t − 1, 2t, 2t + 1` side by side (zeros outside), against the weight laid out
+/// `(Cout, 3, Cin)`, with the bias and GELU applied in the product's epilogue.
 struct StemConv {
-    weight: Tensor,
-    bias: Tensor,
+    /// `(Cout, 3·Cin)` with column `j·Cin + c` = tap `j` of input channel `c`.
+    unfolded: Linear,
+    cin: usize,
 }
 
 impl StemConv {
     fn load(vb: VarBuilder, cin: usize, cout: usize) -> Result<Self> {
+        let weight = vb.get((cout, cin, 3), "weight")?;
+        let bias = vb.get(cout, "bias")?;
+        let w = weight
+            .transpose(1, 2)?
+            .contiguous()?
+            .reshape((cout, 3 * cin))?;
         Ok(Self {
-            weight: vb.get((cout, cin, 3), "weight")?,
-            bias: vb.get(cout, "bias")?,
+            unfolded: Linear::from_weights(&w, Some(bias))?,
+            cin,
         })
     }
 
+    /// Time-major `(T, Cin)` → `gelu(conv(x))` time-major `(ceil(T/2), Cout)`.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = x.conv1d(&self.weight, 1, 2, 1, 1)?;
-        Ok(y.broadcast_add(&self.bias.reshape((1, (), 1))?)?)
+        let (t, cin) = x.dims2()?;
+        if cin != self.cin {
+            return Err(Error::InvalidArgument(format!(
+                "S3 tokenizer conv: {cin} input channels, weights expect {}",
+                self.cin
+            )));
+        }
+        let t_out = t.div_ceil(2);
+        let cols = with_slice(x, |src| {
+            let mut cols = vec![0f32; t_out * 3 * cin];
+            for (o, row) in cols.chunks_exact_mut(3 * cin).enumerate() {
+                for (j, dst) in row.chunks_exact_mut(cin).enumerate() {
+                    // Input frame 2·o + j − 1 (padding 1).
+                    if let Some(f) = (2 * o + j).checked_sub(1).filter(|&f| f < t) {
+                        dst.copy_from_slice(&src[f * cin..(f + 1) * cin]);
+                    }
+                }
+            }
+            cols
+        })?;
+        let cols = Tensor::from_vec(cols, (t_out, 3 * cin), x.device())?;
+        self.unfolded.forward_with(&cols, Epilogue::Gelu)
     }
 }
 
 struct Attention {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// `query`, `key` (no bias) and `value` as one `C → 3C` product: row `t` of its output is
+    /// `[q | k | v]`, i.e. `(T, 3, H, d)`, the fused attention kernel's layout.
+    qkv: Linear,
     out: Linear,
-    /// Depthwise FSMN taps, `(C, 31)` row-major.
-    fsmn: Vec<f32>,
+    /// Depthwise FSMN taps transposed to `(31, C)`, so the inner loop runs over channels.
+    fsmn_taps: Vec<f32>,
     n_head: usize,
     n_state: usize,
 }
@@ -74,71 +108,118 @@ impl Attention {
             .to_dtype(DType::F32)?
             .flatten_all()?
             .to_vec1::<f32>()?;
+        let mut fsmn_taps = vec![0f32; FSMN_K * n_state];
+        for c in 0..n_state {
+            for k in 0..FSMN_K {
+                fsmn_taps[k * n_state + c] = fsmn[c * FSMN_K + k];
+            }
+        }
+        let w = |name: &str| vb.get((n_state, n_state), &format!("{name}.weight"));
+        let b = |name: &str| vb.get(n_state, &format!("{name}.bias"));
+        let k_bias = Tensor::zeros(n_state, DType::F32, vb.device())?;
+        let qkv_w = Tensor::cat(&[w("query")?, w("key")?, w("value")?], 0)?;
+        let qkv_b = Tensor::cat(
+            &[
+                b("query")?.to_dtype(DType::F32)?,
+                k_bias,
+                b("value")?.to_dtype(DType::F32)?,
+            ],
+            0,
+        )?;
         Ok(Self {
-            query: Linear::load(&vb.pp("query"), n_state, n_state, true)?,
-            key: Linear::load(&vb.pp("key"), n_state, n_state, false)?,
-            value: Linear::load(&vb.pp("value"), n_state, n_state, true)?,
+            qkv: Linear::from_weights(&qkv_w.to_dtype(DType::F32)?, Some(qkv_b))?,
             out: Linear::load(&vb.pp("out"), n_state, n_state, true)?,
-            fsmn,
+            fsmn_taps,
             n_head,
             n_state,
         })
     }
 
-    /// Depthwise conv (k 31, zero pad 15/15, no bias) over time plus the input, on a `(T, C)`
-    /// row-major buffer: `y[t, c] = v[t, c] + Σ_k w[c, k] · v[t + k − 15, c]`.
-    fn fsmn(&self, v: &[f32], t_len: usize) -> Vec<f32> {
+    /// `residual + v + FSMN(v)` on `(T, ·)` row-major buffers whose rows are `stride` apart, `v`
+    /// starting at column `v0`: the depthwise conv (k 31, zero pad 15/15, no bias) over time,
+    /// `y[t, c] = r[t, c] + v[t, c] + Σ_k w[c, k] · v[t + k − 15, c]` → `(T, C)`.
+    fn fsmn(
+        &self,
+        qkv: &[f32],
+        stride: usize,
+        v0: usize,
+        residual: &[f32],
+        t_len: usize,
+    ) -> Vec<f32> {
         let c_len = self.n_state;
         let half = (FSMN_K - 1) / 2;
-        // Transpose the taps to (k, C) so the inner loop runs over contiguous channels.
-        let mut taps = vec![0f32; FSMN_K * c_len];
-        for c in 0..c_len {
-            for k in 0..FSMN_K {
-                taps[k * c_len + c] = self.fsmn[c * FSMN_K + k];
-            }
-        }
-        let mut y = v.to_vec();
+        let v = |t: usize| &qkv[t * stride + v0..t * stride + v0 + c_len];
+        let mut y = vec![0f32; t_len * c_len];
         for t in 0..t_len {
             let out = &mut y[t * c_len..(t + 1) * c_len];
+            out.copy_from_slice(v(t));
             let k_lo = half.saturating_sub(t);
             let k_hi = FSMN_K.min(t_len + half - t);
             for k in k_lo..k_hi {
-                let src = t + k - half;
-                let row = &v[src * c_len..(src + 1) * c_len];
-                let w = &taps[k * c_len..(k + 1) * c_len];
+                let row = v(t + k - half);
+                let w = &self.fsmn_taps[k * c_len..(k + 1) * c_len];
                 for ((o, &x), &wk) in out.iter_mut().zip(row).zip(w) {
                     *o += wk * x;
                 }
+            }
+            for (o, &r) in out.iter_mut().zip(&residual[t * c_len..]) {
+                *o += r;
             }
         }
         y
     }
 
-    /// `x`: `(1, T, C)` (already layer-normed); `cos`/`sin`: `(T, 32)`.
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let (b, t, c) = x.dims3()?;
+    /// `residual + attention(x)` for `x` `(T, C)` (already layer-normed) and `residual` `(T, C)`;
+    /// `cos`/`sin`: `(T, 32)` row-major.
+    fn forward(&self, x: &Tensor, residual: &Tensor, cos: &[f32], sin: &[f32]) -> Result<Tensor> {
+        let (t, c) = x.dims2()?;
         let (h, d) = (self.n_head, HEAD_DIM);
-        let q = self.query.forward(x)?;
-        let k = self.key.forward(x)?;
-        let v = self.value.forward(x)?;
-        let fsmn = {
-            let flat = v.flatten_all()?.to_vec1::<f32>()?;
-            let mut rows = Vec::with_capacity(flat.len());
-            for bi in 0..b {
-                rows.extend(self.fsmn(&flat[bi * t * c..(bi + 1) * t * c], t));
+        let qkv = self.qkv.forward(x)?;
+        let mut buf = qkv.flatten_all()?.to_vec1::<f32>()?;
+        // y = residual + v + FSMN(v), before the rotary embedding touches the buffer.
+        let memory = with_slice(residual, |r| self.fsmn(&buf, 3 * c, 2 * c, r, t))?;
+        let memory = Tensor::from_vec(memory, (t, c), x.device())?;
+        // RoPE on q and k; q·d^-¼ and k·d^-¼ of the reference become q·d^-½.
+        rope_qk_(&mut buf, t, h, d, cos, sin, 1.0 / (d as f32).sqrt());
+        let attn = match fused_attention(&buf, 1, t, h, d) {
+            Some(a) => Tensor::from_vec(a, (t, c), x.device())?,
+            None => {
+                let qkv = Tensor::from_vec(buf, (t, 3, h, d), x.device())?;
+                let part = |i: usize| -> Result<Tensor> {
+                    Ok(qkv
+                        .narrow(1, i, 1)?
+                        .squeeze(1)?
+                        .transpose(0, 1)?
+                        .contiguous()?)
+                };
+                let (q, k, v) = (part(0)?, part(1)?, part(2)?);
+                let w = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
+                w.matmul(&v)?.transpose(0, 1)?.reshape((t, c))?
             }
-            Tensor::from_vec(rows, (b, t, c), x.device())?
         };
-        let heads = |z: &Tensor| -> Result<Tensor> {
-            Ok(z.reshape((b, t, h, d))?.transpose(1, 2)?.contiguous()?)
-        };
-        let scale = (d as f64).powf(-0.25);
-        let q = (candle_nn::rotary_emb::rope(&heads(&q)?, cos, sin)? * scale)?;
-        let k = (candle_nn::rotary_emb::rope(&heads(&k)?, cos, sin)? * scale)?;
-        let v = heads(&v)?;
-        let w = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?;
-        let attn = w.matmul(&v)?.transpose(1, 2)?.reshape((b, t, c))?;
-        Ok((self.out.forward(&attn)? + fsmn)?)
+        self.out.forward_with(&attn, Epilogue::Residual(&memory))
+    }
+}
+
+/// Rotary embedding (rotate-half layout, `cos`/`sin` `(T, d/2)`) in place on the `q` and `k`
+/// parts of a `(T, 3, H, d)` buffer, then `q ← q · q_scale`.
+fn rope_qk_(buf: &mut [f32], t: usize, h: usize, d: usize, cos: &[f32], sin: &[f32], q_scale: f32) {
+    let half = d / 2;
+    for (p, row) in buf.chunks_exact_mut(3 * h * d).take(t).enumerate() {
+        let (cs, sn) = (
+            &cos[p * half..(p + 1) * half],
+            &sin[p * half..(p + 1) * half],
+        );
+        for (part, scale) in [(0, q_scale), (1, 1.0)] {
+            for head in row[part * h * d..(part + 1) * h * d].chunks_exact_mut(d) {
+                let (a, b) = head.split_at_mut(half);
+                for i in 0..half {
+                    let (x1, x2) = (a[i], b[i]);
+                    a[i] = (x1 * cs[i] - x2 * sn[i]) * scale;
+                    b[i] = (x1 * sn[i] + x2 * cs[i]) * scale;
+                }
+            }
+        }
     }
 }
 
@@ -162,12 +243,13 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor, cos: &Tensor, sin: &Tensor) -> Result<Tensor> {
-        let x = (x + self.attn.forward(&self.attn_ln.forward(x)?, cos, sin)?)?;
+    /// `x`: `(T, C)`.
+    fn forward(&self, x: &Tensor, cos: &[f32], sin: &[f32]) -> Result<Tensor> {
+        let x = self.attn.forward(&self.attn_ln.forward(x)?, x, cos, sin)?;
         let h = self
-            .mlp2
-            .forward(&self.mlp0.forward(&self.mlp_ln.forward(&x)?)?.gelu_erf()?)?;
-        Ok((x + h)?)
+            .mlp0
+            .forward_with(&self.mlp_ln.forward(&x)?, Epilogue::Gelu)?;
+        self.mlp2.forward_with(&h, Epilogue::Residual(&x))
     }
 }
 
@@ -198,8 +280,9 @@ impl AudioEncoder {
         })
     }
 
-    /// Rotary tables for positions `0..t` (rotate-half layout; `rope` duplicates the halves).
-    fn rotary(t: usize, device: &Device) -> Result<(Tensor, Tensor)> {
+    /// Rotary tables for positions `0..t`, `(t, 32)` row-major (rotate-half layout: each
+    /// frequency applies to dimensions `i` and `i + 32`).
+    fn rotary(t: usize) -> (Vec<f32>, Vec<f32>) {
         let half = HEAD_DIM / 2;
         let inv: Vec<f32> = (0..half)
             .map(|i| 1.0 / ROPE_THETA.powf((2 * i) as f32 / HEAD_DIM as f32))
@@ -213,22 +296,19 @@ impl AudioEncoder {
                 sin.push(a.sin());
             }
         }
-        Ok((
-            Tensor::from_vec(cos, (t, half), device)?,
-            Tensor::from_vec(sin, (t, half), device)?,
-        ))
+        (cos, sin)
     }
 
     /// `(1, n_mels, T)` log-mel → `(1, ceil(ceil(T/2)/2), n_state)` hidden states.
     pub fn forward(&self, mel: &Tensor) -> Result<Tensor> {
-        let x = self.conv1.forward(mel)?.gelu_erf()?;
-        let x = self.conv2.forward(&x)?.gelu_erf()?;
-        let mut x = x.transpose(1, 2)?.contiguous()?;
-        let (cos, sin) = Self::rotary(x.dim(1)?, x.device())?;
+        let frames = mel.squeeze(0)?.t()?.contiguous()?;
+        let x = self.conv1.forward(&frames)?;
+        let mut x = self.conv2.forward(&x)?;
+        let (cos, sin) = Self::rotary(x.dim(0)?);
         for b in &self.blocks {
             x = b.forward(&x, &cos, &sin)?;
         }
-        Ok(x)
+        Ok(x.unsqueeze(0)?)
     }
 
     pub fn config(&self) -> &EncoderConfig {

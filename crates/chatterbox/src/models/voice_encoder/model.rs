@@ -1,7 +1,10 @@
 //! The LSTM d-vector network (`lstm.*`, `proj.*`, `similarity_*`) and the utterance pipeline.
 
-use candle_core::{DType, Device, Module, Tensor};
-use candle_nn::{linear, Linear, VarBuilder};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use crate::kernels::{exp_approx, kernel, simd, with_slice};
+use crate::nn::Linear;
 
 use super::{melspectrogram, num_partials, trim_silence, N_MELS, PARTIAL_FRAMES, PARTIAL_STEP};
 use crate::{Error, Result};
@@ -28,13 +31,16 @@ impl Default for VoiceEncoderConfig {
 }
 
 /// One unidirectional LSTM layer in PyTorch's layout (gates stacked `[i, f, g, o]`).
+///
+/// The input projection of every frame is one matrix product (`x·W_ihᵀ + b_ih + b_hh`, all
+/// partials and frames at once); each step then multiplies the `(B, H)` hidden states by
+/// `W_hhᵀ` and applies the gates in one vectorised pass. Both products run on the packed kernel
+/// (`nn::Linear`) where the CPU has one.
 struct LstmLayer {
-    /// `W_ihᵀ`: `(in, 4H)`.
-    w_ih_t: Tensor,
-    /// `W_hhᵀ`: `(H, 4H)`.
-    w_hh_t: Tensor,
-    /// `b_ih + b_hh`: `(4H,)`.
-    bias: Tensor,
+    /// `x ↦ x·W_ihᵀ + (b_ih + b_hh)`: `in → 4H`.
+    input: Linear,
+    /// `h ↦ h·W_hhᵀ`: `H → 4H`.
+    recurrent: Linear,
     hidden: usize,
 }
 
@@ -46,9 +52,8 @@ impl LstmLayer {
         let b_ih = vb.get(g, &format!("bias_ih_l{k}"))?;
         let b_hh = vb.get(g, &format!("bias_hh_l{k}"))?;
         Ok(Self {
-            w_ih_t: w_ih.t()?.contiguous()?,
-            w_hh_t: w_hh.t()?.contiguous()?,
-            bias: (b_ih + b_hh)?,
+            input: Linear::from_weights(&w_ih, Some((b_ih + b_hh)?))?,
+            recurrent: Linear::from_weights(&w_hh, None)?,
             hidden,
         })
     }
@@ -59,39 +64,82 @@ impl LstmLayer {
         let h = self.hidden;
         let g = 4 * h;
         // Input contributions of every step at once: (B·T, 4H).
-        let pre = x
-            .reshape((b * t, i))?
-            .matmul(&self.w_ih_t)?
-            .broadcast_add(&self.bias)?
-            .reshape((b, t, g))?
-            .to_vec3::<f32>()?;
+        let pre = self.input.forward(&x.reshape((b * t, i))?)?;
         let mut h_prev = vec![0f32; b * h];
         let mut c = vec![0f32; b * h];
         let mut out = vec![0f32; b * t * h];
-        let sigmoid = |v: f32| 1.0 / (1.0 + (-v).exp());
-        for step in 0..t {
-            let rec = Tensor::from_slice(&h_prev, (b, h), x.device())?
-                .matmul(&self.w_hh_t)?
-                .to_vec2::<f32>()?;
-            for bi in 0..b {
-                let z_in = &pre[bi][step];
-                let z_rec = &rec[bi];
-                for j in 0..h {
-                    let gi = sigmoid(z_in[j] + z_rec[j]);
-                    let gf = sigmoid(z_in[h + j] + z_rec[h + j]);
-                    let gg = (z_in[2 * h + j] + z_rec[2 * h + j]).tanh();
-                    let go = sigmoid(z_in[3 * h + j] + z_rec[3 * h + j]);
-                    let cj = gf * c[bi * h + j] + gi * gg;
-                    c[bi * h + j] = cj;
-                    let hj = go * cj.tanh();
-                    h_prev[bi * h + j] = hj;
-                    out[(bi * t + step) * h + j] = hj;
+        with_slice(&pre, |pre| -> Result<()> {
+            for step in 0..t {
+                let rec = if step == 0 {
+                    // h0 = 0: no recurrent contribution.
+                    None
+                } else {
+                    let hs = Tensor::from_slice(&h_prev, (b, h), x.device())?;
+                    Some(self.recurrent.forward(&hs)?)
+                };
+                let mut gates = |rec: Option<&[f32]>| {
+                    for bi in 0..b {
+                        let z_in = &pre[(bi * t + step) * g..][..g];
+                        let z_rec = rec.map(|r| &r[bi * g..][..g]);
+                        let hs = &mut h_prev[bi * h..][..h];
+                        let cs = &mut c[bi * h..][..h];
+                        simd::<LstmGatesK>((z_in, z_rec, cs, hs));
+                        out[(bi * t + step) * h..][..h].copy_from_slice(hs);
+                    }
+                };
+                match &rec {
+                    Some(r) => with_slice(r, |r| gates(Some(r)))?,
+                    None => gates(None),
                 }
             }
-        }
+            Ok(())
+        })??;
         Ok(Tensor::from_vec(out, (b, t, h), x.device())?)
     }
 }
+
+#[inline(always)]
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + exp_approx(-v))
+}
+
+/// `tanh` through `exp` (`1 − 2/(e^{2v} + 1)`, about 1e-7 absolute), branch-free so it vectorises.
+#[inline(always)]
+fn tanh(v: f32) -> f32 {
+    1.0 - 2.0 / (exp_approx(2.0 * v) + 1.0)
+}
+
+// One LSTM step for one sequence: `z = z_in + z_rec` (`[i, f, g, o]`, each `H` wide), then
+// `c ← σ(f)·c + σ(i)·tanh(g)`, `h ← σ(o)·tanh(c)`.
+kernel!(LstmGatesK, (z_in, z_rec, c, h): (&'a [f32], Option<&'a [f32]>, &'a mut [f32], &'a mut [f32]), {
+    let n = h.len();
+    let (zi, zf, zg, zo) = (&z_in[..n], &z_in[n..2 * n], &z_in[2 * n..3 * n], &z_in[3 * n..4 * n]);
+    match z_rec {
+        Some(r) => {
+            let (ri, rf, rg, ro) = (&r[..n], &r[n..2 * n], &r[2 * n..3 * n], &r[3 * n..4 * n]);
+            for j in 0..n {
+                let gi = sigmoid(zi[j] + ri[j]);
+                let gf = sigmoid(zf[j] + rf[j]);
+                let gg = tanh(zg[j] + rg[j]);
+                let go = sigmoid(zo[j] + ro[j]);
+                let cj = gf * c[j] + gi * gg;
+                c[j] = cj;
+                h[j] = go * tanh(cj);
+            }
+        }
+        None => {
+            for j in 0..n {
+                let gi = sigmoid(zi[j]);
+                let gf = sigmoid(zf[j]);
+                let gg = tanh(zg[j]);
+                let go = sigmoid(zo[j]);
+                let cj = gf * c[j] + gi * gg;
+                c[j] = cj;
+                h[j] = go * tanh(cj);
+            }
+        }
+    }
+});
 
 /// `VoiceEncoder` (`ve.safetensors`).
 pub struct VoiceEncoder {
@@ -129,7 +177,7 @@ impl VoiceEncoder {
         vb.get(1, "similarity_bias")?;
         Ok(Self {
             lstm,
-            proj: linear(cfg.hidden, cfg.embedding, vb.pp("proj"))?,
+            proj: Linear::load(&vb.pp("proj"), cfg.hidden, cfg.embedding, true)?,
             cfg,
         })
     }
