@@ -6,7 +6,8 @@ use candle_nn::kv_cache::KvCache;
 use candle_nn::{embedding, rms_norm, Embedding, RmsNorm, VarBuilder};
 
 use super::config::LlamaConfig;
-use crate::nn::{Linear, Quantization};
+use crate::kernels::{exp_approx, in_place, kernel, simd, with_slice, PAR_CHUNK};
+use crate::nn::{Epilogue, Linear, Quantization};
 use crate::Result;
 
 /// RoPE inverse frequencies, with the `llama3` scaling of HF `_compute_llama3_parameters`
@@ -91,9 +92,12 @@ impl Attention {
         })
     }
 
+    /// `residual + o_proj(attention(x))` (the residual added as the product is stored).
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         x: &Tensor,
+        residual: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
         mask: Option<&Tensor>,
@@ -123,7 +127,10 @@ impl Attention {
             .map(|&h| Ok(att.get(0)?.get(h)?))
             .collect::<Result<Vec<_>>>()?;
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, ()))?;
-        Ok((self.o_proj.forward(&y)?, probes))
+        Ok((
+            self.o_proj.forward_with(&y, Epilogue::Residual(residual))?,
+            probes,
+        ))
     }
 }
 
@@ -143,11 +150,41 @@ impl Mlp {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let g = self.gate_proj.forward(x)?.silu()?;
-        self.down_proj.forward(&(g * self.up_proj.forward(x)?)?)
+    /// `residual + down(silu(gate(x)) · up(x))`.
+    fn forward(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let g = silu_mul_(self.gate_proj.forward(x)?, &self.up_proj.forward(x)?)?;
+        self.down_proj
+            .forward_with(&g, Epilogue::Residual(residual))
     }
 }
+
+/// In place on the fresh gate product `g`: `silu(g) · u` (SwiGLU), one pass instead of three
+/// tensors.
+fn silu_mul_(g: Tensor, u: &Tensor) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let g = g.contiguous()?;
+    if g.dims() != u.dims() {
+        return Err(crate::Error::InvalidArgument(format!(
+            "silu-mul: gate {:?}, up {:?}",
+            g.dims(),
+            u.dims()
+        )));
+    }
+    with_slice(u, |us| {
+        in_place(&g, "silu-mul", |gs| {
+            gs.par_chunks_mut(PAR_CHUNK)
+                .zip(us.par_chunks(PAR_CHUNK))
+                .for_each(|(g, u)| simd::<SiluMulK>((g, u)))
+        })
+    })??;
+    Ok(g)
+}
+
+kernel!(SiluMulK, (g, u): (&'a mut [f32], &'a [f32]), {
+    for (g, &u) in g.iter_mut().zip(u) {
+        *g = *g / (1.0 + exp_approx(-*g)) * u;
+    }
+});
 
 struct Layer {
     self_attn: Attention,
@@ -266,20 +303,19 @@ impl Llama {
         for (li, (layer, kv)) in self.layers.iter().zip(cache.layers.iter_mut()).enumerate() {
             let h = layer.input_layernorm.forward(&x)?;
             let heads: Vec<usize> = probes.iter().filter(|p| p.0 == li).map(|p| p.1).collect();
-            let (h, maps) = layer
-                .self_attn
-                .forward(&h, &cos, &sin, mask.as_ref(), kv, &heads)?;
+            let (x1, maps) =
+                layer
+                    .self_attn
+                    .forward(&h, &x, &cos, &sin, mask.as_ref(), kv, &heads)?;
             let mut maps = maps.into_iter();
             for (slot, p) in probed.iter_mut().zip(probes) {
                 if p.0 == li {
                     *slot = maps.next();
                 }
             }
-            x = (x + h)?;
-            let h = layer
+            x = layer
                 .mlp
-                .forward(&layer.post_attention_layernorm.forward(&x)?)?;
-            x = (x + h)?;
+                .forward(&layer.post_attention_layernorm.forward(&x1)?, &x1)?;
         }
         let maps = probed
             .into_iter()
