@@ -2,11 +2,12 @@
 //! bias and an activation or a residual applied while the result is still in registers.
 //!
 //! `y (M, N) = x (M, K) · W (K, N)`: `W` is packed once into 16-column panels (`[⌈N/16⌉][K]` of
-//! `[f32; 16]`); each parallel task packs 48 rows of `x` into 6-row strips (`[K]` of `[f32; 6]`)
-//! and runs a 12×16 micro-tile (two strips against one panel, [`x86::Micro::tile`], shared with
-//! the fused attention and the packed convolution) over every panel, the strips staying in L2 and
-//! a panel in L1 while the task's strips pass over it. Safe code throughout: `pulp` provides the
-//! AVX2/FMA and AVX-512 contexts and vector types.
+//! `[f32; 16]`, 64-byte aligned); each parallel task packs up to 144 rows of `x` into 6-row
+//! strips (`[K]` of `[f32; 6]`) and runs a 12×16 micro-tile (two strips against one panel,
+//! [`x86::Micro::tile`], shared with the fused attention and the packed convolution) over every
+//! panel, a panel staying in L2 while the task's strips pass over it. At most 8 rows (a decoding
+//! step) take a matrix-vector path instead that splits the panels between the threads. Safe
+//! code throughout: `pulp` provides the AVX2/FMA and AVX-512 contexts and vector types.
 //!
 //! The instruction set is chosen at run time ([`Isa::detect`]): AVX-512 (one 16-lane vector per
 //! panel row, 12 accumulators) where the CPU has it, else AVX2 + FMA (two 8-lane vectors per panel
@@ -18,8 +19,8 @@
 pub const MR: usize = 6;
 /// Columns per panel (two 8-lane vectors, or one 16-lane vector).
 pub const NR: usize = 16;
-/// Rows of `x` per parallel task (a multiple of `2·MR`).
-const ROWS_PER_TASK: usize = 8 * MR;
+/// At most this many rows of `x` per parallel task of the packed product (see [`row_tasks`]).
+const MAX_ROWS_PER_TASK: usize = 24 * MR;
 
 /// The instruction set the packed kernels run with, detected at run time.
 #[derive(Debug, Clone, Copy)]
@@ -237,10 +238,9 @@ impl PackedWeights {
         {
             use rayon::prelude::*;
             let (k, n) = (self.k, self.n);
-            y.par_chunks_mut(ROWS_PER_TASK * n)
-                .enumerate()
-                .for_each(|(task, yc)| {
-                    let r0 = task * ROWS_PER_TASK;
+            row_tasks(&mut y, m, n)
+                .into_par_iter()
+                .for_each(|(r0, yc)| {
                     let rows = yc.len() / n;
                     // Strips: strip s, entry kk = x[r0 + 6s + i][kk] for i < 6 (zeros past M).
                     let strips = rows.div_ceil(MR);
@@ -333,6 +333,32 @@ impl PackedWeights {
             });
         out
     }
+}
+
+/// Split the `(m, n)` output into row ranges for the parallel tasks of
+/// [`PackedWeights::matmul`]: as few as keep each at most [`MAX_ROWS_PER_TASK`] rows, a multiple of
+/// the thread count, sizes in whole strips and as equal as that allows. Each task streams the
+/// whole weight matrix once (from L3 for T3's 4–16 MB weights), so fewer, larger tasks read it
+/// fewer times; equal sizes keep the threads finishing together. Returns `(first row, rows)`.
+fn row_tasks(y: &mut [f32], m: usize, n: usize) -> Vec<(usize, &mut [f32])> {
+    let threads = rayon::current_num_threads().max(1);
+    let tasks = threads * m.div_ceil(threads * MAX_ROWS_PER_TASK);
+    let units = m.div_ceil(MR);
+    let (per, extra) = (units / tasks, units % tasks);
+    let mut out = Vec::with_capacity(tasks);
+    let mut rest = y;
+    let mut r0 = 0;
+    for t in 0..tasks {
+        let rows = ((per + usize::from(t < extra)) * MR).min(m - r0);
+        if rows == 0 {
+            break;
+        }
+        let (head, tail) = rest.split_at_mut(rows * n);
+        out.push((r0, head));
+        rest = tail;
+        r0 += rows;
+    }
+    out
 }
 
 /// Inputs with at most this many rows take the matrix-vector path ([`PackedWeights::matmul`]).
