@@ -23,7 +23,7 @@ pub(crate) struct Linear {
 /// A `(K, N)` weight matrix for `x·W`: packed for the AVX-512 / AVX2 kernel when the CPU has one
 /// (its product takes a matrix-vector path for at most 8 rows, so T3's layers, which see a
 /// prefill and then one or two rows per decoding step, hold this one copy), else a contiguous
-/// tensor for candle's matmul, or the PyTorch `(N, K)` weight itself for few-row layers.
+/// tensor for candle's matmul, or (CPUs without the packed kernels) the PyTorch `(N, K)` weight.
 #[derive(Debug, Clone)]
 pub(crate) enum MatW {
     Packed(PackedWeights),
@@ -223,8 +223,8 @@ impl Linear {
         })
     }
 
-    /// `nn.Linear(inp, out, bias=False)` under `vb`, laid out for few-row inputs (decoding steps;
-    /// see [`MatW::RowMajor`]).
+    /// `nn.Linear(inp, out, bias=False)` under `vb`, laid out for a prefill and then few-row
+    /// decoding steps (packed, or quantized as `quantization` says; see `MatW::decode_layout`).
     pub(crate) fn load_for_decode(
         vb: &VarBuilder,
         inp: usize,
@@ -238,7 +238,7 @@ impl Linear {
         })
     }
 
-    /// `nn.Linear(inp, out)` with a bias under `vb`, laid out for few-row inputs.
+    /// `nn.Linear(inp, out)` with a bias under `vb`, laid out as [`Linear::load_for_decode`].
     pub(crate) fn load_for_decode_biased(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
         Ok(Self {
             w: MatW::decode_layout(get(vb, &[out, inp], "weight")?, Quantization::None)?,
@@ -247,8 +247,8 @@ impl Linear {
     }
 
     /// HF `Conv1D(out, inp)` under `vb` (GPT-2's projections): the weight is stored `(in, out)`,
-    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out for few-row inputs, or
-    /// quantized (the bias stays f32).
+    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out as [`Linear::load_for_decode`]
+    /// (the bias stays f32).
     pub(crate) fn load_conv1d_for_decode(
         vb: &VarBuilder,
         inp: usize,
