@@ -26,6 +26,12 @@ fn tiny_model() -> (T3, VarMap, T3Config) {
     (t3, vm, cfg)
 }
 
+/// The model again from `vm` after [`set`] changed it (the loaded model holds its own packed
+/// copies of the projection weights, not the map's tensors).
+fn reload(vm: &VarMap, cfg: &T3Config) -> T3 {
+    T3::new(cfg, &VarBuilder::from_varmap(vm, DType::F32, &Device::Cpu)).unwrap()
+}
+
 fn set(vm: &VarMap, key: &str, t: &Tensor) {
     let data = vm.data().lock().unwrap();
     data.get(key).unwrap().set(t).unwrap();
@@ -82,7 +88,7 @@ fn same_seed_same_tokens() {
 
 #[test]
 fn stops_on_eos_and_includes_it() {
-    let (t3, vm, cfg) = tiny_model();
+    let (_, vm, cfg) = tiny_model();
     let h = cfg.hidden_size();
     // Residual stream = input embeddings; every speech embedding is the same vector; only the
     // EOS row of the head sees it.
@@ -117,6 +123,7 @@ fn stops_on_eos_and_includes_it() {
         "speech_head.weight",
         &Tensor::from_vec(head, (v, h), &Device::Cpu).unwrap(),
     );
+    let t3 = reload(&vm, &cfg);
     for temperature in [0.0, 0.8] {
         let p = SamplingParams {
             temperature,
@@ -133,6 +140,7 @@ fn stops_on_eos_and_includes_it() {
     // Without the EOS row the stream runs to max_new_tokens (greedy: the first max, token 0).
     let zero = Tensor::zeros((v, h), DType::F32, &Device::Cpu).unwrap();
     set(&vm, "speech_head.weight", &zero);
+    let t3 = reload(&vm, &cfg);
     let p = SamplingParams {
         temperature: 0.0,
         max_new_tokens: 6,

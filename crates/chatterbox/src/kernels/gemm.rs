@@ -2,11 +2,12 @@
 //! bias and an activation or a residual applied while the result is still in registers.
 //!
 //! `y (M, N) = x (M, K) · W (K, N)`: `W` is packed once into 16-column panels (`[⌈N/16⌉][K]` of
-//! `[f32; 16]`); each parallel task packs 48 rows of `x` into 6-row strips (`[K]` of `[f32; 6]`)
-//! and runs a 12×16 micro-tile (two strips against one panel, [`x86::Micro::tile`], shared with
-//! the fused attention and the packed convolution) over every panel, the strips staying in L2 and
-//! a panel in L1 while the task's strips pass over it. Safe code throughout: `pulp` provides the
-//! AVX2/FMA and AVX-512 contexts and vector types.
+//! `[f32; 16]`, 64-byte aligned); each parallel task packs up to 144 rows of `x` into 6-row
+//! strips (`[K]` of `[f32; 6]`) and runs a 12×16 micro-tile (two strips against one panel,
+//! [`x86::Micro::tile`], shared with the fused attention and the packed convolution) over every
+//! panel, a panel staying in L2 while the task's strips pass over it. At most 8 rows (a decoding
+//! step) take a matrix-vector path instead that splits the panels between the threads. Safe
+//! code throughout: `pulp` provides the AVX2/FMA and AVX-512 contexts and vector types.
 //!
 //! The instruction set is chosen at run time ([`Isa::detect`]): AVX-512 (one 16-lane vector per
 //! panel row, 12 accumulators) where the CPU has it, else AVX2 + FMA (two 8-lane vectors per panel
@@ -18,8 +19,8 @@
 pub const MR: usize = 6;
 /// Columns per panel (two 8-lane vectors, or one 16-lane vector).
 pub const NR: usize = 16;
-/// Rows of `x` per parallel task (a multiple of `2·MR`).
-const ROWS_PER_TASK: usize = 8 * MR;
+/// At most this many rows of `x` per parallel task of the packed product (see [`row_tasks`]).
+const MAX_ROWS_PER_TASK: usize = 24 * MR;
 
 /// The instruction set the packed kernels run with, detected at run time.
 #[derive(Debug, Clone, Copy)]
@@ -108,12 +109,52 @@ pub enum Post<'a> {
 }
 
 /// `W (K, N)` packed for the micro-kernel.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct PackedWeights {
-    panels: Vec<[f32; NR]>,
+    panels: AlignedPanels,
     k: usize,
     n: usize,
     isa: Isa,
+}
+
+impl Clone for PackedWeights {
+    fn clone(&self) -> Self {
+        let mut panels = AlignedPanels::zeroed(self.panels.get().len());
+        panels.get_mut().copy_from_slice(self.panels.get());
+        Self {
+            panels,
+            k: self.k,
+            n: self.n,
+            isa: self.isa,
+        }
+    }
+}
+
+/// Panel rows `[f32; 16]` starting on a 64-byte boundary, so each 16-lane load of a panel row
+/// reads one cache line (a plain `Vec<[f32; 16]>` from a large allocation starts 16 bytes past a
+/// page boundary: every load would straddle two lines).
+#[derive(Debug)]
+struct AlignedPanels {
+    buf: Vec<f32>,
+    off: usize,
+    len: usize,
+}
+
+impl AlignedPanels {
+    fn zeroed(len: usize) -> Self {
+        let buf = vec![0f32; len * NR + NR - 1];
+        // Floats to skip to the next 64-byte boundary (`Vec<f32>` is 4-byte aligned).
+        let off = (NR - (buf.as_ptr() as usize / 4) % NR) % NR;
+        Self { buf, off, len }
+    }
+
+    fn get(&self) -> &[[f32; NR]] {
+        pulp::bytemuck::cast_slice(&self.buf[self.off..self.off + self.len * NR])
+    }
+
+    fn get_mut(&mut self) -> &mut [[f32; NR]] {
+        pulp::bytemuck::cast_slice_mut(&mut self.buf[self.off..self.off + self.len * NR])
+    }
 }
 
 impl PackedWeights {
@@ -129,13 +170,47 @@ impl PackedWeights {
             return None;
         }
         let np = n.div_ceil(NR);
-        let mut panels = vec![[0f32; NR]; np * k];
+        let mut buf = AlignedPanels::zeroed(np * k);
+        let panels = buf.get_mut();
         for (kk, row) in w.chunks_exact(n).enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 panels[(c / NR) * k + kk][c % NR] = v;
             }
         }
-        Some(Self { panels, k, n, isa })
+        Some(Self {
+            panels: buf,
+            k,
+            n,
+            isa,
+        })
+    }
+
+    /// Pack a row-major `(N, K)` matrix (PyTorch's `nn.Linear` weight `(out, in)`: `W` is its
+    /// transpose) for the widest instruction set this CPU has; `None` when it has no AVX2 + FMA.
+    pub fn from_out_in(w: &[f32], k: usize, n: usize) -> Option<Self> {
+        Self::from_out_in_with_isa(w, k, n, Isa::detect()?)
+    }
+
+    /// [`PackedWeights::from_out_in`] for the given instruction set.
+    pub fn from_out_in_with_isa(w: &[f32], k: usize, n: usize, isa: Isa) -> Option<Self> {
+        if w.len() != k * n || k == 0 || n == 0 {
+            return None;
+        }
+        let np = n.div_ceil(NR);
+        let mut buf = AlignedPanels::zeroed(np * k);
+        for (p, panel) in buf.get_mut().chunks_exact_mut(k).enumerate() {
+            for (l, row) in w.chunks_exact(k).skip(p * NR).take(NR).enumerate() {
+                for (dst, &v) in panel.iter_mut().zip(row) {
+                    dst[l] = v;
+                }
+            }
+        }
+        Some(Self {
+            panels: buf,
+            k,
+            n,
+            isa,
+        })
     }
 
     pub fn k(&self) -> usize {
@@ -155,15 +230,17 @@ impl PackedWeights {
     /// that `x`, `bias` and a residual have the right lengths (`M·K`, `N`, `M·N`).
     pub fn matmul(&self, x: &[f32], bias: Option<&[f32]>, post: Post) -> Vec<f32> {
         let m = x.len() / self.k;
+        if m <= GEMV_MAX_ROWS {
+            return self.gemv(x, m, bias, post);
+        }
         let mut y = vec![0f32; m * self.n];
         #[cfg(target_arch = "x86_64")]
         {
             use rayon::prelude::*;
             let (k, n) = (self.k, self.n);
-            y.par_chunks_mut(ROWS_PER_TASK * n)
-                .enumerate()
-                .for_each(|(task, yc)| {
-                    let r0 = task * ROWS_PER_TASK;
+            row_tasks(&mut y, m, n)
+                .into_par_iter()
+                .for_each(|(r0, yc)| {
                     let rows = yc.len() / n;
                     // Strips: strip s, entry kk = x[r0 + 6s + i][kk] for i < 6 (zeros past M).
                     let strips = rows.div_ceil(MR);
@@ -195,6 +272,101 @@ impl PackedWeights {
         y
     }
 }
+
+impl PackedWeights {
+    /// The few-row product (a decoding step: one or two rows): tasks split the panels, each
+    /// streams its panels once against up to [`GEMV_GROUP`] rows at a time (one 16-lane FMA per
+    /// panel entry and row), so it is as memory-bound as a row-major matrix-vector product.
+    fn gemv(&self, x: &[f32], m: usize, bias: Option<&[f32]>, post: Post) -> Vec<f32> {
+        let (k, n) = (self.k, self.n);
+        let mut y = vec![0f32; m * n];
+        #[cfg(target_arch = "x86_64")]
+        for (g, xg) in x.chunks(GEMV_GROUP * k).enumerate() {
+            let rows = xg.len() / k;
+            let part = match rows {
+                1 => self.gemv_group::<1>(xg),
+                2 => self.gemv_group::<2>(xg),
+                3 => self.gemv_group::<3>(xg),
+                _ => self.gemv_group::<4>(xg),
+            };
+            // part: panel-major, `[panel][row]` of 16 columns.
+            for r in 0..rows {
+                let row = g * GEMV_GROUP + r;
+                let dst = &mut y[row * n..(row + 1) * n];
+                for (c, d) in dst.iter_mut().enumerate() {
+                    let mut v = part[(c / NR) * rows + r][c % NR];
+                    if let Some(b) = bias {
+                        v += b[c];
+                    }
+                    *d = match post {
+                        Post::None => v,
+                        Post::Gelu => crate::kernels::gelu_scalar(v),
+                        Post::Residual(res) => res[row * n + c] + v,
+                    };
+                }
+            }
+        }
+        y
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    fn gemv_group<const R: usize>(&self, x: &[f32]) -> Vec<[f32; NR]> {
+        use rayon::prelude::*;
+        let k = self.k;
+        // Interleaved: entry kk holds x[r][kk] for the R rows.
+        let mut xs = vec![[0f32; R]; k];
+        for (r, row) in x.chunks_exact(k).enumerate() {
+            for (dst, &v) in xs.iter_mut().zip(row) {
+                dst[r] = v;
+            }
+        }
+        let np = self.n.div_ceil(NR);
+        let mut out = vec![[0f32; NR]; np * R];
+        let per_task = (GEMV_TASK_FLOATS / (k * NR)).max(1);
+        out.par_chunks_mut(per_task * R)
+            .zip(self.panels.get().par_chunks(per_task * k))
+            .for_each(|(oc, pc)| {
+                with_isa!(self.isa, s => pulp::Simd::vectorize(
+                    s,
+                    x86::Gemv::<_, R> { simd: s, x: &xs, panels: pc, out: oc },
+                ));
+            });
+        out
+    }
+}
+
+/// Split the `(m, n)` output into row ranges for the parallel tasks of
+/// [`PackedWeights::matmul`]: as few as keep each at most [`MAX_ROWS_PER_TASK`] rows, a multiple of
+/// the thread count, sizes in whole strips and as equal as that allows. Each task streams the
+/// whole weight matrix once (from L3 for T3's 4–16 MB weights), so fewer, larger tasks read it
+/// fewer times; equal sizes keep the threads finishing together. Returns `(first row, rows)`.
+fn row_tasks(y: &mut [f32], m: usize, n: usize) -> Vec<(usize, &mut [f32])> {
+    let threads = rayon::current_num_threads().max(1);
+    let tasks = threads * m.div_ceil(threads * MAX_ROWS_PER_TASK);
+    let units = m.div_ceil(MR);
+    let (per, extra) = (units / tasks, units % tasks);
+    let mut out = Vec::with_capacity(tasks);
+    let mut rest = y;
+    let mut r0 = 0;
+    for t in 0..tasks {
+        let rows = ((per + usize::from(t < extra)) * MR).min(m - r0);
+        if rows == 0 {
+            break;
+        }
+        let (head, tail) = rest.split_at_mut(rows * n);
+        out.push((r0, head));
+        rest = tail;
+        r0 += rows;
+    }
+    out
+}
+
+/// Inputs with at most this many rows take the matrix-vector path ([`PackedWeights::matmul`]).
+pub const GEMV_MAX_ROWS: usize = 8;
+/// Rows per pass of the matrix-vector path over the weights.
+const GEMV_GROUP: usize = 4;
+/// Weight floats per parallel task of the matrix-vector path (256 KiB).
+const GEMV_TASK_FLOATS: usize = 1 << 16;
 
 /// Time panels per parallel task of [`PackedConv::conv`].
 const PANELS_PER_TASK: usize = 4;
@@ -328,6 +500,10 @@ pub mod x86 {
             panel: &[[f32; NR]],
         ) -> [[f32; NR]; TR];
 
+        /// `out[r] = Σ_k x[k][r] · panel[k]` for the `R` interleaved rows of `x` (same length as
+        /// `panel`): the matrix-vector product's inner loop.
+        fn dot_panel<const R: usize>(self, x: &[[f32; R]], panel: &[[f32; NR]]) -> [[f32; NR]; R];
+
         /// The AVX2 context (every AVX-512 CPU has it) for the 8-lane epilogues.
         fn v3(self) -> V3;
 
@@ -355,6 +531,40 @@ pub mod x86 {
                 }
             }
             out
+        }
+
+        #[inline(always)]
+        fn dot_panel<const R: usize>(self, x: &[[f32; R]], panel: &[[f32; NR]]) -> [[f32; NR]; R] {
+            // Two independent sums per row (even and odd k) hide the FMA latency.
+            let z = self.splat_f32x8(0.0);
+            let mut c = [[[z; 2]; R]; 2];
+            let pairs = x.chunks_exact(2).zip(panel.chunks_exact(2));
+            for (xk, bk) in pairs {
+                for u in 0..2 {
+                    let [b0, b1]: [f32x8; 2] = pulp::cast(bk[u]);
+                    for (cr, &xv) in c[u].iter_mut().zip(&xk[u]) {
+                        let xv = self.splat_f32x8(xv);
+                        cr[0] = self.mul_add_f32x8(xv, b0, cr[0]);
+                        cr[1] = self.mul_add_f32x8(xv, b1, cr[1]);
+                    }
+                }
+            }
+            if x.len() % 2 == 1 {
+                if let (Some(xk), Some(bk)) = (x.last(), panel.last()) {
+                    let [b0, b1]: [f32x8; 2] = pulp::cast(*bk);
+                    for (cr, &xv) in c[0].iter_mut().zip(xk) {
+                        let xv = self.splat_f32x8(xv);
+                        cr[0] = self.mul_add_f32x8(xv, b0, cr[0]);
+                        cr[1] = self.mul_add_f32x8(xv, b1, cr[1]);
+                    }
+                }
+            }
+            std::array::from_fn(|r| {
+                pulp::cast([
+                    self.add_f32x8(c[0][r][0], c[1][r][0]),
+                    self.add_f32x8(c[0][r][1], c[1][r][1]),
+                ])
+            })
         }
 
         #[inline(always)]
@@ -393,6 +603,35 @@ pub mod x86 {
                 }
             }
             out
+        }
+
+        #[inline(always)]
+        fn dot_panel<const R: usize>(self, x: &[[f32; R]], panel: &[[f32; NR]]) -> [[f32; NR]; R] {
+            // Four independent sums per row (k mod 4) hide the FMA latency.
+            let z = self.splat_f32x16(0.0);
+            let mut c = [[z; R]; 4];
+            let quads = x.chunks_exact(4).zip(panel.chunks_exact(4));
+            for (xk, bk) in quads {
+                for u in 0..4 {
+                    let b: f32x16 = pulp::cast(bk[u]);
+                    for (cr, &xv) in c[u].iter_mut().zip(&xk[u]) {
+                        *cr = self.mul_add_f32x16(self.splat_f32x16(xv), b, *cr);
+                    }
+                }
+            }
+            let tail = x.len() - x.len() % 4;
+            for (xk, bk) in x[tail..].iter().zip(&panel[tail..]) {
+                let b: f32x16 = pulp::cast(*bk);
+                for (cr, &xv) in c[0].iter_mut().zip(xk) {
+                    *cr = self.mul_add_f32x16(self.splat_f32x16(xv), b, *cr);
+                }
+            }
+            std::array::from_fn(|r| {
+                pulp::cast(self.add_f32x16(
+                    self.add_f32x16(c[0][r], c[1][r]),
+                    self.add_f32x16(c[2][r], c[3][r]),
+                ))
+            })
         }
 
         #[inline(always)]
@@ -590,6 +829,31 @@ pub mod x86 {
         }
     }
 
+    /// One task of the matrix-vector path: its panels against the `R` interleaved rows.
+    pub(super) struct Gemv<'a, M: Micro, const R: usize> {
+        pub simd: M,
+        pub x: &'a [[f32; R]],
+        pub panels: &'a [[f32; NR]],
+        /// `[panel][row]` of 16 columns.
+        pub out: &'a mut [[f32; NR]],
+    }
+
+    impl<M: Micro, const R: usize> WithSimd for Gemv<'_, M, R> {
+        type Output = ();
+
+        #[inline(always)]
+        fn with_simd<S: Simd>(self, _: S) {
+            let k = self.x.len();
+            for (panel, out) in self
+                .panels
+                .chunks_exact(k)
+                .zip(self.out.chunks_exact_mut(R))
+            {
+                out.copy_from_slice(&self.simd.dot_panel::<R>(self.x, panel));
+            }
+        }
+    }
+
     /// One task of [`PackedConv::conv`]: output frames `f0..f0+frames` of every channel.
     pub(super) struct ConvTask<'a, M: Micro> {
         pub simd: M,
@@ -744,7 +1008,7 @@ pub mod x86 {
             } = self;
             let (k, n) = (w.k, w.n);
             let rows = y.len() / n;
-            for (p, panel) in w.panels.chunks_exact(k).enumerate() {
+            for (p, panel) in w.panels.get().chunks_exact(k).enumerate() {
                 let c0 = p * NR;
                 let cols = NR.min(n - c0);
                 for (sp, (s0, s1)) in strip_pairs(a, k).enumerate() {
@@ -827,12 +1091,30 @@ mod tests {
             (100, 256, 48),
             (13, 3, 1),
             (97, 33, 40),
+            // At most GEMV_MAX_ROWS rows: the matrix-vector path (odd and even K, partial
+            // panels, one to two row groups).
+            (2, 1024, 48),
+            (1, 7, 33),
+            (3, 2, 16),
+            (4, 5, 20),
+            (5, 64, 17),
+            (8, 130, 64),
         ] {
             let x: Vec<f32> = (0..m * k).map(|_| rnd()).collect();
             let w: Vec<f32> = (0..k * n).map(|_| rnd()).collect();
             let b: Vec<f32> = (0..n).map(|_| rnd()).collect();
             let res: Vec<f32> = (0..m * n).map(|_| rnd()).collect();
             let pw = PackedWeights::with_isa(&w, k, n, isa).expect("valid sizes");
+            // The same weights given as PyTorch's `(out, in)` = `(N, K)` pack identically.
+            let w_out_in: Vec<f32> = (0..n * k).map(|i| w[(i % k) * n + i / k]).collect();
+            let pw_t = PackedWeights::from_out_in_with_isa(&w_out_in, k, n, isa).expect("sizes");
+            assert_eq!(pw.panels.get(), pw_t.panels.get(), "{m}x{k}x{n}");
+            assert_eq!(pw.clone().panels.get(), pw.panels.get());
+            assert_eq!(
+                pw.panels.get().as_ptr() as usize % 64,
+                0,
+                "panels 64-byte aligned"
+            );
             let plain: Vec<f64> = (0..m * n)
                 .map(|i| {
                     let (r, c) = (i / n, i % n);

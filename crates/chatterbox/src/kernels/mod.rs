@@ -160,8 +160,9 @@ impl SimdKernel for SoftmaxK {
     }
 }
 
+/// `softmax` of one row in place (inline it into a [`SimdKernel`] so it vectorises).
 #[inline(always)]
-fn softmax_row(row: &mut [f32]) {
+pub(crate) fn softmax_row(row: &mut [f32]) {
     let mut m = [f32::NEG_INFINITY; 8];
     let mut chunks = row.chunks_exact(8);
     for c in &mut chunks {

@@ -20,9 +20,10 @@ pub(crate) struct Linear {
     b: Option<Vec<f32>>,
 }
 
-/// A `(K, N)` weight matrix for `x·W`: packed for the AVX2 kernel when the CPU has one, else a
-/// contiguous tensor for candle's matmul; or, for layers that mostly see a few rows at a time
-/// (T3's decoding steps), the PyTorch `(N, K)` weight itself.
+/// A `(K, N)` weight matrix for `x·W`: packed for the AVX-512 / AVX2 kernel when the CPU has one
+/// (its product takes a matrix-vector path for at most 8 rows, so T3's layers, which see a
+/// prefill and then one or two rows per decoding step, hold this one copy), else a contiguous
+/// tensor for candle's matmul, or (CPUs without the packed kernels) the PyTorch `(N, K)` weight.
 #[derive(Debug, Clone)]
 pub(crate) enum MatW {
     Packed(PackedWeights),
@@ -101,16 +102,30 @@ impl MatW {
         })
     }
 
-    /// From an `(N, K)` (PyTorch `(out, in)`) weight: the few-row layout, or quantized when
-    /// `quantization` applies to width `K`.
+    /// From an `(N, K)` (PyTorch `(out, in)`) weight, for layers that see both many rows (a
+    /// prefill) and one or two (decoding steps): quantized when `quantization` applies to width
+    /// `K`; else packed (the packed product has a matrix-vector path for few rows, so one copy
+    /// serves both), or the row-major layout on CPUs without the packed kernels.
     fn decode_layout(w: Tensor, quantization: Quantization) -> Result<Self> {
-        let w = w.contiguous()?;
         let (n, k) = w.dims2()?;
-        Ok(match quantization.dtype(k) {
-            Some(dtype) => {
-                Self::Quantized(QMatMul::from_qtensor(QTensor::quantize(&w, dtype)?)?, k, n)
-            }
-            None => Self::RowMajor(w),
+        if let Some(dtype) = quantization.dtype(k) {
+            let w = w.contiguous()?;
+            return Ok(Self::Quantized(
+                QMatMul::from_qtensor(QTensor::quantize(&w, dtype)?)?,
+                k,
+                n,
+            ));
+        }
+        let wt = w.t()?;
+        let packed = if wt.is_contiguous() {
+            // A `(K, N)` tensor viewed as `(N, K)` (GPT-2's `Conv1D` weights).
+            with_slice(&wt, |s| PackedWeights::new(s, k, n))?
+        } else {
+            with_slice(&w, |s| PackedWeights::from_out_in(s, k, n))?
+        };
+        Ok(match packed {
+            Some(p) => Self::Packed(p),
+            None => Self::RowMajor(w.contiguous()?),
         })
     }
 
@@ -208,8 +223,8 @@ impl Linear {
         })
     }
 
-    /// `nn.Linear(inp, out, bias=False)` under `vb`, laid out for few-row inputs (decoding steps;
-    /// see [`MatW::RowMajor`]).
+    /// `nn.Linear(inp, out, bias=False)` under `vb`, laid out for a prefill and then few-row
+    /// decoding steps (packed, or quantized as `quantization` says; see `MatW::decode_layout`).
     pub(crate) fn load_for_decode(
         vb: &VarBuilder,
         inp: usize,
@@ -223,17 +238,17 @@ impl Linear {
         })
     }
 
-    /// `nn.Linear(inp, out)` with a bias under `vb`, laid out for few-row inputs.
+    /// `nn.Linear(inp, out)` with a bias under `vb`, laid out as [`Linear::load_for_decode`].
     pub(crate) fn load_for_decode_biased(vb: &VarBuilder, inp: usize, out: usize) -> Result<Self> {
         Ok(Self {
-            w: MatW::RowMajor(get(vb, &[out, inp], "weight")?.contiguous()?),
+            w: MatW::decode_layout(get(vb, &[out, inp], "weight")?, Quantization::None)?,
             b: Some(get(vb, &[out], "bias")?.to_vec1::<f32>()?),
         })
     }
 
     /// HF `Conv1D(out, inp)` under `vb` (GPT-2's projections): the weight is stored `(in, out)`,
-    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out for few-row inputs, or
-    /// quantized (the bias stays f32).
+    /// the transpose of `nn.Linear`'s, and `y = x·W + b`. Laid out as [`Linear::load_for_decode`]
+    /// (the bias stays f32).
     pub(crate) fn load_conv1d_for_decode(
         vb: &VarBuilder,
         inp: usize,
@@ -365,15 +380,27 @@ mod tests {
         assert!(matches!(packed, MatW::Packed(_)));
         // The decode layout holds the PyTorch `(out, in)` weight; both of its paths must agree.
         let row_major = MatW::RowMajor(w.t()?.contiguous()?);
-        for rows in [3, 13] {
+        // The decode layout packs the `(out, in)` weight (matrix-vector path for ≤ 8 rows), from
+        // a contiguous `(out, in)` tensor or a transposed `(in, out)` one alike.
+        let decode = MatW::decode_layout(w.t()?.contiguous()?, Quantization::None)?;
+        let decode_t = MatW::decode_layout(w.t()?, Quantization::None)?;
+        assert!(matches!(decode, MatW::Packed(_)) && matches!(decode_t, MatW::Packed(_)));
+        for rows in [1, 2, 3, 8, 9, 13] {
             let xr = x.narrow(0, 0, rows)?;
             let a = plain.apply(&xr, Some(&bias), Epilogue::Gelu)?;
-            let b = row_major.apply(&xr, Some(&bias), Epilogue::Gelu)?;
-            let err: f32 = (a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
-            assert!(
-                err < 1e-5,
-                "row-major, {rows} rows: max abs difference {err}"
-            );
+            for (name, m) in [
+                ("row-major", &row_major),
+                ("decode", &decode),
+                ("decode from (in, out)", &decode_t),
+            ] {
+                let b = m.apply(&xr, Some(&bias), Epilogue::Gelu)?;
+                let err: f32 = (&a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+                assert!(err < 1e-5, "{name}, {rows} rows: max abs difference {err}");
+            }
+            let b = decode.apply(&xr, None, Epilogue::Residual(&r.narrow(0, 0, rows)?))?;
+            let want = (plain.apply(&xr, None, Epilogue::None)? + r.narrow(0, 0, rows)?)?;
+            let err: f32 = (want - b)?.abs()?.flatten_all()?.max(0)?.to_scalar()?;
+            assert!(err < 1e-5, "decode residual, {rows} rows: {err}");
         }
         for epi in [Epilogue::None, Epilogue::Gelu, Epilogue::Residual(&r)] {
             let (a, b) = match epi {

@@ -6,7 +6,8 @@ use candle_nn::kv_cache::KvCache;
 use candle_nn::{embedding, rms_norm, Embedding, RmsNorm, VarBuilder};
 
 use super::config::LlamaConfig;
-use crate::nn::{Linear, Quantization};
+use crate::kernels::{exp_approx, in_place, kernel, simd, softmax_row, with_slice, PAR_CHUNK};
+use crate::nn::{Epilogue, Linear, Quantization};
 use crate::Result;
 
 /// RoPE inverse frequencies, with the `llama3` scaling of HF `_compute_llama3_parameters`
@@ -91,12 +92,14 @@ impl Attention {
         })
     }
 
+    /// `residual + o_proj(attention(x))` (the residual added as the product is stored).
+    #[allow(clippy::too_many_arguments)]
     fn forward(
         &self,
         x: &Tensor,
+        residual: &Tensor,
         cos: &Tensor,
         sin: &Tensor,
-        mask: Option<&Tensor>,
         cache: &mut KvCache,
         probe_heads: &[usize],
     ) -> Result<(Tensor, Vec<Tensor>)> {
@@ -112,18 +115,17 @@ impl Attention {
         let q = candle_nn::rotary_emb::rope(&q, cos, sin)?;
         let k = candle_nn::rotary_emb::rope(&k, cos, sin)?;
         let (k, v) = cache.append(&k, &v)?;
-        let scale = 1.0 / (self.head_dim as f64).sqrt();
-        let mut att = (q.matmul(&k.t()?)? * scale)?;
-        if let Some(m) = mask {
-            att = att.broadcast_add(m)?;
-        }
-        let att = candle_nn::ops::softmax_last_dim(&att)?;
+        let scale = 1.0 / (self.head_dim as f32).sqrt();
+        let att = causal_softmax_(q.matmul(&k.t()?)?, scale)?;
         let probes = probe_heads
             .iter()
             .map(|&h| Ok(att.get(0)?.get(h)?))
             .collect::<Result<Vec<_>>>()?;
         let y = att.matmul(&v)?.transpose(1, 2)?.reshape((b, t, ()))?;
-        Ok((self.o_proj.forward(&y)?, probes))
+        Ok((
+            self.o_proj.forward_with(&y, Epilogue::Residual(residual))?,
+            probes,
+        ))
     }
 }
 
@@ -143,11 +145,71 @@ impl Mlp {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let g = self.gate_proj.forward(x)?.silu()?;
-        self.down_proj.forward(&(g * self.up_proj.forward(x)?)?)
+    /// `residual + down(silu(gate(x)) · up(x))`.
+    fn forward(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
+        let g = silu_mul_(self.gate_proj.forward(x)?, &self.up_proj.forward(x)?)?;
+        self.down_proj
+            .forward_with(&g, Epilogue::Residual(residual))
     }
 }
+
+/// In place on fresh attention scores `(B, H, T, S)` (the `T` new queries are the last of the
+/// `S` positions): `softmax(scale · s)` over the keys each query may see (causal), zero for the
+/// keys after it. One pass instead of scaling, adding a mask and a softmax as three tensors.
+fn causal_softmax_(att: Tensor, scale: f32) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let att = att.contiguous()?;
+    let (_, _, t, s) = att.dims4()?;
+    if t > s || s == 0 {
+        return Err(crate::Error::InvalidArgument(format!(
+            "attention: {t} queries over {s} positions"
+        )));
+    }
+    let start = s - t;
+    in_place(&att, "causal-softmax", |data| {
+        data.par_chunks_mut(s)
+            .enumerate()
+            .for_each(|(r, row)| simd::<CausalSoftmaxK>((row, start + r % t + 1, scale)))
+    })?;
+    Ok(att)
+}
+
+kernel!(CausalSoftmaxK, (row, visible, scale): (&'a mut [f32], usize, f32), {
+    let (seen, masked) = row.split_at_mut(visible);
+    for v in seen.iter_mut() {
+        *v *= scale;
+    }
+    softmax_row(seen);
+    masked.fill(0.0);
+});
+
+/// In place on the fresh gate product `g`: `silu(g) · u` (SwiGLU), one pass instead of three
+/// tensors.
+fn silu_mul_(g: Tensor, u: &Tensor) -> Result<Tensor> {
+    use rayon::prelude::*;
+    let g = g.contiguous()?;
+    if g.dims() != u.dims() {
+        return Err(crate::Error::InvalidArgument(format!(
+            "silu-mul: gate {:?}, up {:?}",
+            g.dims(),
+            u.dims()
+        )));
+    }
+    with_slice(u, |us| {
+        in_place(&g, "silu-mul", |gs| {
+            gs.par_chunks_mut(PAR_CHUNK)
+                .zip(us.par_chunks(PAR_CHUNK))
+                .for_each(|(g, u)| simd::<SiluMulK>((g, u)))
+        })
+    })??;
+    Ok(g)
+}
+
+kernel!(SiluMulK, (g, u): (&'a mut [f32], &'a [f32]), {
+    for (g, &u) in g.iter_mut().zip(u) {
+        *g = *g / (1.0 + exp_approx(-*g)) * u;
+    }
+});
 
 struct Layer {
     self_attn: Attention,
@@ -245,41 +307,20 @@ impl Llama {
         let start = cache.len();
         let dev = embeds.device();
         let (cos, sin) = self.rope_tables(start, t, dev)?;
-        let mask = if t > 1 {
-            let total = start + t;
-            let m: Vec<f32> = (0..t)
-                .flat_map(|i| {
-                    (0..total).map(move |j| {
-                        if j > start + i {
-                            f32::NEG_INFINITY
-                        } else {
-                            0.0
-                        }
-                    })
-                })
-                .collect();
-            Some(Tensor::from_vec(m, (t, total), dev)?)
-        } else {
-            None
-        };
         let mut x = embeds.to_dtype(DType::F32)?;
         for (li, (layer, kv)) in self.layers.iter().zip(cache.layers.iter_mut()).enumerate() {
             let h = layer.input_layernorm.forward(&x)?;
             let heads: Vec<usize> = probes.iter().filter(|p| p.0 == li).map(|p| p.1).collect();
-            let (h, maps) = layer
-                .self_attn
-                .forward(&h, &cos, &sin, mask.as_ref(), kv, &heads)?;
+            let (x1, maps) = layer.self_attn.forward(&h, &x, &cos, &sin, kv, &heads)?;
             let mut maps = maps.into_iter();
             for (slot, p) in probed.iter_mut().zip(probes) {
                 if p.0 == li {
                     *slot = maps.next();
                 }
             }
-            x = (x + h)?;
-            let h = layer
+            x = layer
                 .mlp
-                .forward(&layer.post_attention_layernorm.forward(&x)?)?;
-            x = (x + h)?;
+                .forward(&layer.post_attention_layernorm.forward(&x1)?, &x1)?;
         }
         let maps = probed
             .into_iter()
