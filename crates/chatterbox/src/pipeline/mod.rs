@@ -33,12 +33,13 @@ mod variant;
 mod vc;
 
 pub use crate::conditioning::Conditionals;
-pub use crate::models::s3gen::StreamOptions;
+pub use crate::models::s3gen::{PieceTiming, StreamOptions};
 pub use crate::text::ChunkOptions;
 pub use long::{
     chunk_seed, max_tokens_for, pause_after, trim_silence, ChunkProgress, Joiner, CROSSFADE_S,
 };
 pub use params::{GenerateParams, ParamKind, ParamSpec};
+pub use stream::StreamTiming;
 pub use variant::{
     Variant, CANGJIE_FILE, CONDS_FILE, CONDS_PT_FILE, CONFIG_FILE, HUB_REPO, MTL_TOKENIZER_FILE,
     S3GEN_FILE, S3GEN_MEANFLOW_FILE, S3GEN_PT_FILE, SPECIAL_TOKENS_MAP_FILE, T3_FILE, T3_MTL_FILE,

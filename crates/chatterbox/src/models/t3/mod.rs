@@ -416,6 +416,11 @@ impl TokenStream<'_> {
                 .unwrap_or(self.t3.cfg.start_speech_token);
             self.alignment.push(a.step(&attn, &mut row, last));
         }
+        if self.produced < self.params.min_new_tokens {
+            if let Some(l) = row.get_mut(self.t3.cfg.stop_speech_token as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
         let u = (self.uniform)();
         let tok = sampling::sample_step(&mut row, &self.ids, &self.params, u);
         self.ids.push(tok);

@@ -285,6 +285,11 @@ impl TurboTokenStream<'_> {
         let mut row: Vec<f32> = logits.to_vec1()?;
         let bos = [self.t3.cfg.start_speech_token];
         let history: &[u32] = if self.out.is_empty() { &bos } else { &self.out };
+        if self.out.len() < self.params.min_new_tokens {
+            if let Some(l) = row.get_mut(self.t3.cfg.stop_speech_token as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
         let u = (self.uniform)();
         let tok = sampling::sample_step_turbo(&mut row, history, &self.params, u);
         self.out.push(tok);
