@@ -251,6 +251,12 @@ fn main() -> anyhow::Result<()> {
                 b.audio_s,
                 load()
             );
+            if let Some(f) = b.first_chunk {
+                println!(
+                    "round {round} B prompt {prompt_tokens} first piece: T3 {:.2} s, flow {:.2} s, HiFT {:.2} s",
+                    f.first_t3_s, f.first.flow_s, f.first.hift_s
+                );
+            }
             bs.push((prompt_tokens, b));
         }
         last = Some((a, bs));

@@ -38,12 +38,10 @@ impl Application {
             Some(dir) => Chatterbox::load_variant_with(&dir, Some(variant), &opts),
             None => Chatterbox::from_hub_variant_with(variant, &opts),
         };
-        match cfg.stream_options() {
-            Some(stream) => Self::build_with_model(cfg, move || {
-                load().map(|model| StreamingChatterbox { model, stream })
-            }),
-            None => Self::build_with_model(cfg, load),
-        }
+        let stream = cfg.stream_options();
+        Self::build_with_model(cfg, move || {
+            load().map(|model| StreamingChatterbox { model, stream })
+        })
     }
 
     /// Build the service around any model; `load` runs on a background thread (`/health` says
