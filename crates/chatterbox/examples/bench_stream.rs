@@ -21,6 +21,8 @@
 //!   the flow over prompt and piece; HiFT). `--prompt 0,75` runs B once per prompt length
 //!   (A B₀ B₇₅ A B₀ B₇₅ …): the last N prompt tokens each piece conditions on, 0 = all.
 //!
+//! Before the runs the voice is prepared for streaming (`prepare_streaming`: Turbo prefills its
+//! conditioning once, as the server does for a voice it has used); the time that takes is printed.
 //! The figures printed are the last round's (earlier rounds warm caches up). DIR is any model
 //! directory: the released files, the full-size random-weight one that `bench_pipeline` writes,
 //! or a tiny checkpoint (written to DIR when it holds no model). Joining chunks (pauses,
@@ -175,6 +177,15 @@ fn main() -> anyhow::Result<()> {
         ..base.clone()
     };
     model.generate("Warm up.", Some(voice), &warm, &|| false)?;
+    // The voice as the server holds it once used (or at start, the built-in one): Turbo's
+    // conditioning prefilled. This is what a voice's first streamed request adds to its first
+    // audio.
+    let t = Instant::now();
+    model.prepare_streaming(Some(voice))?;
+    println!(
+        "prepare_streaming (Turbo: prefill the voice's conditioning, once per voice): {:.2} s",
+        t.elapsed().as_secs_f64()
+    );
 
     let whole = || -> anyhow::Result<Run> {
         let t = Instant::now();

@@ -40,7 +40,13 @@ impl Application {
         };
         let stream = cfg.stream_options();
         Self::build_with_model(cfg, move || {
-            load().map(|model| StreamingChatterbox { model, stream })
+            let model = load()?;
+            if stream.is_some() && model.default_voice().is_some() {
+                // Turbo: the built-in voice's conditioning prefilled, so that its first streamed
+                // request starts as soon as later ones.
+                model.prepare_streaming(None)?;
+            }
+            Ok(StreamingChatterbox { model, stream })
         })
     }
 

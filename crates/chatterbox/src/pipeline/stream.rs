@@ -132,7 +132,7 @@ impl Chatterbox {
             Ok(())
         };
         let turbo = matches!(self.front, TextToSpeech::Turbo { .. });
-        for tok in self.t3_tokens(text, voice, params, &sampling)? {
+        for tok in self.t3_tokens(text, voice, params, &sampling, true)? {
             check_stop(should_stop)?;
             let tok = tok?;
             if tok == EOS && !turbo {

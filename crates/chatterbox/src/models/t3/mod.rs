@@ -31,7 +31,7 @@ pub use cond_enc::{CondEnc, Perceiver};
 pub use config::{Llama3RopeScaling, LlamaConfig, T3Config, MULTILINGUAL_TEXT_VOCAB};
 pub use gpt2::{Gpt2, Gpt2Cache, Gpt2Config};
 pub use llama::{rope_inv_freq, Llama, LlamaCache};
-pub use turbo::{T3Turbo, T3TurboConfig, TurboTokenStream};
+pub use turbo::{T3Turbo, T3TurboConfig, TurboPrefix, TurboTokenStream};
 
 use crate::{Error, Result};
 
