@@ -22,6 +22,11 @@ pub struct SamplingParams {
     pub max_new_tokens: usize,
     /// Seed of the sampling RNG (same seed + inputs ⇒ same tokens).
     pub seed: u64,
+    /// End of speech cannot be drawn before this many tokens (Hugging Face's `min_new_tokens`);
+    /// 0: off, as in the reference. For benchmarks on random weights, which never learned when
+    /// to stop.
+    #[serde(default)]
+    pub min_new_tokens: usize,
 }
 
 impl Default for SamplingParams {
@@ -35,6 +40,7 @@ impl Default for SamplingParams {
             cfg_weight: 0.5,
             max_new_tokens: 1000,
             seed: 0,
+            min_new_tokens: 0,
         }
     }
 }

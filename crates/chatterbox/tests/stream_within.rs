@@ -45,6 +45,7 @@ fn pieces_come_early_and_add_up_to_the_utterance() -> anyhow::Result<()> {
             chunk_tokens: 10,
             context_tokens: context,
             prompt_tokens: 0,
+            chunks: 1,
         };
         let pieces = stream(&model, &params, &opts)?;
         let lens: Vec<usize> = pieces.iter().map(Vec::len).collect();
@@ -111,7 +112,7 @@ fn streaming_stops_when_asked_and_checks_its_options() -> anyhow::Result<()> {
 }
 
 #[test]
-fn long_text_streams_within_each_chunk() -> anyhow::Result<()> {
+fn long_text_streams_within_the_first_chunks() -> anyhow::Result<()> {
     use chatterbox::ChunkOptions;
     let model = model()?;
     let params = GenerateParams {
@@ -122,20 +123,21 @@ fn long_text_streams_within_each_chunk() -> anyhow::Result<()> {
     let text = "The first sentence is long enough to stand alone here. \
                 The second sentence follows it with a few more words.";
     let chunking = ChunkOptions::default();
-    let opts = StreamOptions {
+    let all = StreamOptions {
         first_tokens: 10,
         chunk_tokens: 10,
+        chunks: 0,
         ..StreamOptions::default()
     };
     type Run = (Vec<Vec<f32>>, Vec<(usize, usize)>);
-    let run = || -> anyhow::Result<Run> {
+    let run = |opts: &StreamOptions| -> anyhow::Result<Run> {
         let (mut pieces, mut progress) = (Vec::new(), Vec::new());
         model.generate_long_streamed(
             text,
             None,
             &params,
             &chunking,
-            &opts,
+            opts,
             &|| false,
             &mut |s, p| {
                 pieces.push(s);
@@ -144,22 +146,31 @@ fn long_text_streams_within_each_chunk() -> anyhow::Result<()> {
         )?;
         Ok((pieces, progress))
     };
-    let (pieces, progress) = run()?;
+    // Non-empty pieces handed out while chunk `i` was being spoken.
+    let during = |(pieces, progress): &Run, i: usize| {
+        progress
+            .iter()
+            .zip(pieces)
+            .filter(|(p, s)| p.0 == i && !s.is_empty())
+            .count()
+    };
+    let (pieces, progress) = run(&all)?;
     assert_eq!(progress.last(), Some(&(2, 2)));
     assert!(
         progress.windows(2).all(|w| w[0].0 <= w[1].0),
         "{progress:?}"
     );
-    // Audio left while the first chunk was still being spoken.
-    let early = progress
-        .iter()
-        .zip(&pieces)
-        .filter(|(p, s)| p.0 == 0 && !s.is_empty())
-        .count();
-    assert!(early >= 2, "{progress:?}");
     let out = pieces.concat();
+    let r = (pieces, progress);
+    // Audio left while each chunk was still being spoken.
+    assert!(during(&r, 0) >= 2 && during(&r, 1) >= 2, "{:?}", r.1);
     assert!(out.len() > 24_000 && out.iter().all(|x| x.is_finite()));
-    assert_eq!(run()?.0.concat(), out, "reproducible");
+    assert_eq!(run(&all)?.0.concat(), out, "reproducible");
+    // The default streams only the first chunk within; the second leaves whole.
+    let first = StreamOptions { chunks: 1, ..all };
+    let r = run(&first)?;
+    assert!(during(&r, 0) >= 2 && during(&r, 1) == 0, "{:?}", r.1);
+    assert_eq!(r.1.last(), Some(&(2, 2)));
     // The non-streamed long path is untouched by the option: it stays generate_long.
     let mut plain = Vec::new();
     model.generate_long(text, None, &params, &chunking, &|| false, &mut |s, _| {

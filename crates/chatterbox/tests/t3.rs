@@ -136,6 +136,18 @@ fn stops_on_eos_and_includes_it() {
             .collect_tokens()
             .unwrap();
         assert_eq!(toks, vec![6562]);
+        // With min_new_tokens, EOS cannot come before that many tokens, then it does.
+        let p = SamplingParams {
+            min_new_tokens: 4,
+            ..p
+        };
+        let toks = t3
+            .generate(&cond(&cfg, false), &TEXT, &p)
+            .unwrap()
+            .collect_tokens()
+            .unwrap();
+        assert_eq!(toks.len(), 5, "{toks:?}");
+        assert!(toks[..4].iter().all(|&t| t != 6562) && toks[4] == 6562);
     }
     // Without the EOS row the stream runs to max_new_tokens (greedy: the first max, token 0).
     let zero = Tensor::zeros((v, h), DType::F32, &Device::Cpu).unwrap();

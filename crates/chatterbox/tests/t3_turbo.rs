@@ -86,3 +86,34 @@ fn bad_inputs_are_errors() -> anyhow::Result<()> {
         .is_empty());
     Ok(())
 }
+
+/// Continuing a prefilled voice conditioning is the same computation as a whole prefill: the
+/// same tokens, greedy and sampled, and the prefix can be continued again and again.
+#[test]
+fn a_prefilled_conditioning_gives_the_same_tokens() -> anyhow::Result<()> {
+    let cfg = turbo_config().t3_turbo;
+    let model = T3Turbo::new(&cfg, &RandomWeights::new(5).var_builder())?;
+    let c = cond(30)?;
+    let prefix = model.prefill_conditioning(&c)?;
+    assert_eq!(prefix.len(), 31, "speaker + 30 prompt tokens");
+    for (temperature, text_len) in [(0.0, 10u32), (0.8, 10), (0.8, 3)] {
+        let text: Vec<u32> = (0..text_len).map(|i| (i * 29) % 276).collect();
+        let p = SamplingParams {
+            temperature,
+            max_new_tokens: 30,
+            seed: 4,
+            top_k: Some(1000),
+            top_p: 0.95,
+            ..Default::default()
+        };
+        let want = model.generate(&c, &text, &p)?.collect_tokens()?;
+        for _ in 0..2 {
+            let got = model.generate_after(&prefix, &text, &p)?.collect_tokens()?;
+            assert_eq!(
+                got, want,
+                "temperature {temperature}, {text_len} text tokens"
+            );
+        }
+    }
+    Ok(())
+}

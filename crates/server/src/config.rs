@@ -134,15 +134,20 @@ pub struct Config {
     /// BS.1770, e.g. -16 or -23 LUFS; sample peak kept under -1 dBFS). Off by default.
     #[arg(long, env = "CHATTERBOX_LOUDNESS_LUFS", allow_hyphen_values = true)]
     pub loudness_lufs: Option<f64>,
-    /// Stream within sentences: S3Gen first runs after this many speech tokens of a chunk, then
-    /// every --stream-chunk-tokens, so audio leaves while T3 still decodes (every synthesis, so a
-    /// streamed one stays equal to a stored one; the audio differs slightly from the
-    /// whole-sentence output and costs more compute, see README). 0: off (whole chunks).
-    #[arg(long, env = "CHATTERBOX_STREAM_FIRST_TOKENS", default_value_t = 0)]
+    /// Streamed requests (`stream: true`) stream within sentences: S3Gen first runs after this
+    /// many speech tokens of the first chunk, then every --stream-chunk-tokens, so audio leaves
+    /// while T3 still decodes (the audio differs slightly from the whole-sentence output that
+    /// requests without `stream` get, and costs more compute, see README). 0: off (streamed
+    /// requests leave chunk by chunk, the same audio as without `stream`).
+    #[arg(long, env = "CHATTERBOX_STREAM_FIRST_TOKENS", default_value_t = chatterbox::pipeline::StreamOptions::FIRST_TOKENS)]
     pub stream_first_tokens: usize,
     /// Speech tokens per later piece when streaming within sentences.
     #[arg(long, env = "CHATTERBOX_STREAM_CHUNK_TOKENS", default_value_t = 50)]
     pub stream_chunk_tokens: usize,
+    /// Chunks of a long text streamed within themselves, from the first (0: all); the rest are
+    /// spoken whole, as without streaming.
+    #[arg(long, env = "CHATTERBOX_STREAM_CHUNKS", default_value_t = 1)]
+    pub stream_chunks: usize,
     /// Prompt tokens each streamed piece conditions on (the last ones of the voice's prompt,
     /// 25 a second); fewer make each piece cheaper. 0: the whole prompt (up to 10 s).
     #[arg(long, env = "CHATTERBOX_STREAM_PROMPT_TOKENS", default_value_t = 0)]
@@ -169,12 +174,14 @@ impl Config {
         }
     }
 
-    /// Within-sentence streaming, when `--stream-first-tokens` asks for it.
+    /// How streamed requests stream within sentences; `None` when `--stream-first-tokens 0`
+    /// turns it off.
     pub fn stream_options(&self) -> Option<chatterbox::pipeline::StreamOptions> {
         (self.stream_first_tokens > 0).then(|| chatterbox::pipeline::StreamOptions {
             first_tokens: self.stream_first_tokens,
             chunk_tokens: self.stream_chunk_tokens,
             prompt_tokens: self.stream_prompt_tokens,
+            chunks: self.stream_chunks,
             ..Default::default()
         })
     }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
-use crate::model::{SpeechModel, VcTarget, Voice};
+use crate::model::{Piece, SpeechModel, VcTarget, Voice};
 
 /// Why a job could not run or finish. The HTTP layer maps these in `error.rs`.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +80,9 @@ pub struct JobRequest {
     pub params: GenerateParams,
     /// How to cut a long text.
     pub chunking: ChunkOptions,
+    /// The audio is streamed to the client as it comes (`/synthesize` with `stream: true`): the
+    /// model may take its streaming path ([`SpeechModel::generate_streamed`]).
+    pub stream: bool,
 }
 
 impl JobRequest {
@@ -91,6 +94,7 @@ impl JobRequest {
             voice: VoiceInput::Upload(clip),
             params: GenerateParams::default(),
             chunking: ChunkOptions::default(),
+            stream: false,
         }
     }
 }
@@ -416,21 +420,33 @@ fn run_job<M: SpeechModel>(
         });
     }
     let t1 = Instant::now();
-    model.generate_chunked(
-        &r.text,
-        voice,
-        &r.params,
-        &r.chunking,
-        &cancelled,
-        &mut |piece| {
-            if !piece.samples.is_empty() {
-                send(Event::Audio(piece.samples));
-            }
-            if let Some(p) = piece.progress {
-                send(Event::Progress(p));
-            }
-        },
-    )?;
+    let mut emit = |piece: Piece| {
+        if !piece.samples.is_empty() {
+            send(Event::Audio(piece.samples));
+        }
+        if let Some(p) = piece.progress {
+            send(Event::Progress(p));
+        }
+    };
+    if r.stream {
+        model.generate_streamed(
+            &r.text,
+            voice,
+            &r.params,
+            &r.chunking,
+            &cancelled,
+            &mut emit,
+        )?;
+    } else {
+        model.generate_chunked(
+            &r.text,
+            voice,
+            &r.params,
+            &r.chunking,
+            &cancelled,
+            &mut emit,
+        )?;
+    }
     Ok(StageTimings {
         queue_s,
         voice_s,

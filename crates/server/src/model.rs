@@ -72,6 +72,22 @@ pub trait SpeechModel: Send + Sync + 'static {
         self.generate(text, voice, params, should_stop, &mut |s| emit(s.into()))
     }
 
+    /// [`SpeechModel::generate_chunked`] for a client that plays the audio while it arrives
+    /// (`stream: true`): a model may hand out its first audio sooner here, at some cost in
+    /// compute or in sameness with the unstreamed output. The default is
+    /// [`SpeechModel::generate_chunked`].
+    fn generate_streamed(
+        &self,
+        text: &str,
+        voice: Option<&Self::Voice>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Piece),
+    ) -> chatterbox::Result<()> {
+        self.generate_chunked(text, voice, params, chunking, should_stop, emit)
+    }
+
     /// Voice conversion: the speech in `source` spoken again in `target`, at
     /// [`SpeechModel::sample_rate`]. `seed` seeds the model's noise (`None`: random);
     /// `should_stop` as in [`SpeechModel::generate`]. The default, for models without it, refuses.
@@ -176,12 +192,13 @@ impl SpeechModel for Chatterbox {
     }
 }
 
-/// [`Chatterbox`] streaming within sentences (`--stream-first-tokens`): every text is spoken with
-/// [`Chatterbox::generate_long_streamed`], so audio leaves every few dozen speech tokens; the rest
-/// is [`Chatterbox`]'s.
+/// [`Chatterbox`] as the server runs it: everything as [`Chatterbox`]'s own [`SpeechModel`], but
+/// a streamed request (`stream: true`) is spoken with [`Chatterbox::generate_long_streamed`] when
+/// `stream` is set (`--stream-first-tokens` > 0): the first chunk's first audio leaves after a
+/// few speech tokens instead of after the whole chunk.
 pub struct StreamingChatterbox {
     pub model: Chatterbox,
-    pub stream: StreamOptions,
+    pub stream: Option<StreamOptions>,
 }
 
 impl SpeechModel for StreamingChatterbox {
@@ -203,8 +220,7 @@ impl SpeechModel for StreamingChatterbox {
         should_stop: &dyn Fn() -> bool,
         emit: &mut dyn FnMut(Vec<f32>),
     ) -> chatterbox::Result<()> {
-        self.model
-            .generate_stream(text, voice, params, &self.stream, should_stop, emit)
+        SpeechModel::generate(&self.model, text, voice, params, should_stop, emit)
     }
 
     fn generate_chunked(
@@ -216,12 +232,35 @@ impl SpeechModel for StreamingChatterbox {
         should_stop: &dyn Fn() -> bool,
         emit: &mut dyn FnMut(Piece),
     ) -> chatterbox::Result<()> {
+        SpeechModel::generate_chunked(
+            &self.model,
+            text,
+            voice,
+            params,
+            chunking,
+            should_stop,
+            emit,
+        )
+    }
+
+    fn generate_streamed(
+        &self,
+        text: &str,
+        voice: Option<&Conditionals>,
+        params: &GenerateParams,
+        chunking: &ChunkOptions,
+        should_stop: &dyn Fn() -> bool,
+        emit: &mut dyn FnMut(Piece),
+    ) -> chatterbox::Result<()> {
+        let Some(stream) = &self.stream else {
+            return self.generate_chunked(text, voice, params, chunking, should_stop, emit);
+        };
         self.model.generate_long_streamed(
             text,
             voice,
             params,
             chunking,
-            &self.stream,
+            stream,
             should_stop,
             &mut |samples, progress| {
                 emit(Piece {

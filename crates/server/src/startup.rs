@@ -38,12 +38,16 @@ impl Application {
             Some(dir) => Chatterbox::load_variant_with(&dir, Some(variant), &opts),
             None => Chatterbox::from_hub_variant_with(variant, &opts),
         };
-        match cfg.stream_options() {
-            Some(stream) => Self::build_with_model(cfg, move || {
-                load().map(|model| StreamingChatterbox { model, stream })
-            }),
-            None => Self::build_with_model(cfg, load),
-        }
+        let stream = cfg.stream_options();
+        Self::build_with_model(cfg, move || {
+            let model = load()?;
+            if stream.is_some() && model.default_voice().is_some() {
+                // Turbo: the built-in voice's conditioning prefilled, so that its first streamed
+                // request starts as soon as later ones.
+                model.prepare_streaming(None)?;
+            }
+            Ok(StreamingChatterbox { model, stream })
+        })
     }
 
     /// Build the service around any model; `load` runs on a background thread (`/health` says

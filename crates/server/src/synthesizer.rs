@@ -206,6 +206,7 @@ impl Synthesizer {
             voice,
             params: req.params,
             chunking: self.chunking,
+            stream: req.stream,
         };
         let job = self.engine.submit(job)?;
         self.sessions.set_progress(&session.id, 0, 0);

@@ -247,7 +247,7 @@ impl Chatterbox {
                 .min(max_tokens_for(&chunk.text))
                 .max(1);
             let progress = ChunkProgress { done: i + 1, total };
-            if let Some(stream) = stream {
+            if let Some(stream) = stream.filter(|s| s.streams_chunk(i)) {
                 let chunk_params = GenerateParams {
                     max_new_tokens,
                     ..params.clone()
@@ -274,6 +274,7 @@ impl Chatterbox {
                         };
                         on_audio(out, before);
                     },
+                    &mut super::stream::StreamTiming::default(),
                 )?;
                 if !spoke {
                     tracing::warn!(chunk = i, "no speech for a chunk; skipped");
@@ -379,6 +380,7 @@ pub(super) fn sampling_params(
         cfg_weight: params.cfg_weight,
         max_new_tokens,
         seed,
+        min_new_tokens: params.min_new_tokens.min(max_new_tokens),
     }
 }
 

@@ -33,12 +33,13 @@ mod variant;
 mod vc;
 
 pub use crate::conditioning::Conditionals;
-pub use crate::models::s3gen::StreamOptions;
+pub use crate::models::s3gen::{PieceTiming, StreamOptions};
 pub use crate::text::ChunkOptions;
 pub use long::{
     chunk_seed, max_tokens_for, pause_after, trim_silence, ChunkProgress, Joiner, CROSSFADE_S,
 };
 pub use params::{GenerateParams, ParamKind, ParamSpec};
+pub use stream::StreamTiming;
 pub use variant::{
     Variant, CANGJIE_FILE, CONDS_FILE, CONDS_PT_FILE, CONFIG_FILE, HUB_REPO, MTL_TOKENIZER_FILE,
     S3GEN_FILE, S3GEN_MEANFLOW_FILE, S3GEN_PT_FILE, SPECIAL_TOKENS_MAP_FILE, T3_FILE, T3_MTL_FILE,
@@ -56,7 +57,9 @@ use crate::audio::Audio;
 use crate::checkpoint::open_checkpoint;
 use crate::conditioning::{ConditioningConfig, ConditioningModels};
 use crate::models::s3gen::{S3Gen, S3GenConfig};
-use crate::models::t3::{SamplingParams, T3Cond, T3Config, T3Turbo, T3TurboConfig, T3};
+use crate::models::t3::{
+    SamplingParams, T3Cond, T3Config, T3Turbo, T3TurboConfig, TurboPrefix, T3,
+};
 pub use crate::nn::Quantization;
 use crate::text::{
     punc_norm, punc_norm_mtl, punc_norm_turbo, EnTokenizer, Gpt2Tokenizer, MtlTokenizer,
@@ -150,6 +153,22 @@ pub struct Chatterbox {
     cond: ConditioningModels,
     default_voice: Option<Conditionals>,
     device: Device,
+    /// Turbo's prefilled voice conditionings, most recent last (see [`Chatterbox::t3_tokens`]).
+    turbo_prefixes: std::sync::Mutex<Vec<(u64, std::sync::Arc<TurboPrefix>)>>,
+}
+
+/// Voices whose Turbo conditioning stays prefilled (≈ 74 MB each at full size).
+const TURBO_PREFIXES: usize = 2;
+
+/// Identifies a voice's T3 conditioning: its speaker embedding and prompt tokens.
+fn t3_cond_key(cond: &T3Cond) -> Result<u64> {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for x in cond.speaker_emb.flatten_all()?.to_vec1::<f32>()? {
+        x.to_bits().hash(&mut h);
+    }
+    cond.cond_prompt_speech_tokens.hash(&mut h);
+    Ok(h.finish())
 }
 
 /// How to load a model: options that change memory and speed, not the network. (The variant is
@@ -315,6 +334,7 @@ impl Chatterbox {
             cond,
             default_voice,
             device,
+            turbo_prefixes: Default::default(),
         })
     }
 
@@ -397,14 +417,59 @@ impl Chatterbox {
         self.vocode(voice, &speech, &prompt_tokens, seed, &opts, should_stop)
     }
 
+    /// Turbo's conditioning for `voice`, prefilled once and kept for the last few voices.
+    fn turbo_prefix(
+        &self,
+        t3: &T3Turbo,
+        voice: &Conditionals,
+    ) -> Result<std::sync::Arc<TurboPrefix>> {
+        let key = t3_cond_key(&voice.t3)?;
+        let lock = || {
+            self.turbo_prefixes
+                .lock()
+                .map_err(|_| Error::InvalidArgument("turbo prefix cache poisoned".into()))
+        };
+        {
+            let mut cached = lock()?;
+            if let Some(i) = cached.iter().position(|(k, _)| *k == key) {
+                let hit = cached.remove(i);
+                let prefix = hit.1.clone();
+                cached.push(hit);
+                return Ok(prefix);
+            }
+        }
+        // Computed outside the lock: other workers go on meanwhile.
+        let prefix = std::sync::Arc::new(t3.prefill_conditioning(&voice.t3)?);
+        let mut cached = lock()?;
+        cached.retain(|(k, _)| *k != key);
+        if cached.len() >= TURBO_PREFIXES {
+            cached.remove(0);
+        }
+        cached.push((key, prefix.clone()));
+        Ok(prefix)
+    }
+
+    /// Prepare what makes a streamed synthesis in `voice` (or the built-in voice) start sooner:
+    /// for Turbo, its conditioning prefilled (the voice prompt's few hundred positions, most of
+    /// T3's time before the first token). Nothing for the other variants.
+    pub fn prepare_streaming(&self, voice: Option<&Conditionals>) -> Result<()> {
+        if let TextToSpeech::Turbo { t3, .. } = &self.front {
+            self.turbo_prefix(t3, self.voice_or_default(voice)?)?;
+        }
+        Ok(())
+    }
+
     /// The variant's text front end and T3 on one text: T3's raw token stream (speech ids, and
     /// the start/end-of-speech ids as the variant emits them). `sampling.seed` seeds the draws.
+    /// With `reuse_prefix` (streaming), Turbo continues the voice's prefilled conditioning
+    /// ([`T3Turbo::generate_after`]: the same logits to rounding) instead of prefilling it.
     pub(super) fn t3_tokens<'a>(
         &'a self,
         text: &str,
         voice: &Conditionals,
         params: &GenerateParams,
         sampling: &SamplingParams,
+        reuse_prefix: bool,
     ) -> Result<Box<dyn Iterator<Item = Result<u32>> + 'a>> {
         // The request's exaggeration replaces the stored one, as the reference does.
         let cond = || T3Cond {
@@ -424,7 +489,12 @@ impl Chatterbox {
             }
             TextToSpeech::Turbo { t3, tokenizer } => {
                 let ids = tokenizer.encode(&punc_norm_turbo(text))?;
-                Box::new(t3.generate(&voice.t3, &ids, sampling)?)
+                if reuse_prefix {
+                    let prefix = self.turbo_prefix(t3, voice)?;
+                    Box::new(t3.generate_after(&prefix, &ids, sampling)?)
+                } else {
+                    Box::new(t3.generate(&voice.t3, &ids, sampling)?)
+                }
             }
         })
     }
@@ -451,7 +521,7 @@ impl Chatterbox {
         should_stop: ShouldStop,
     ) -> Result<Vec<u32>> {
         let mut raw = Vec::with_capacity(sampling.max_new_tokens);
-        for tok in self.t3_tokens(text, voice, params, sampling)? {
+        for tok in self.t3_tokens(text, voice, params, sampling, false)? {
             check_stop(should_stop)?;
             raw.push(tok?);
         }

@@ -40,6 +40,11 @@ pub struct GenerateParams {
     /// Seconds of the voice clip's S3Gen prompt (speech tokens and mel) kept as context, 1..=10
     /// (reference 10: the whole prompt); S3Gen's cost grows with prompt + output length.
     pub s3gen_prompt_seconds: f32,
+    /// Speech tokens before which T3 may not end ([`crate::models::t3::SamplingParams`]'s
+    /// `min_new_tokens`; 0: off). Not a request parameter (never serialized): benchmarks on
+    /// random weights, which never learned when to stop, use it to speak a realistic length.
+    #[serde(skip)]
+    pub min_new_tokens: usize,
 }
 
 impl Default for GenerateParams {
@@ -57,6 +62,7 @@ impl Default for GenerateParams {
             language: None,
             cfm_steps: Self::CFM_STEPS,
             s3gen_prompt_seconds: Self::S3GEN_PROMPT_SECONDS,
+            min_new_tokens: 0,
         }
     }
 }
@@ -151,6 +157,7 @@ impl GenerateParams {
             language: None,
             cfm_steps: Self::CFM_STEPS,
             s3gen_prompt_seconds: Self::S3GEN_PROMPT_SECONDS,
+            min_new_tokens: 0,
         }
     }
 

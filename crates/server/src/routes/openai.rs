@@ -308,6 +308,7 @@ pub(crate) async fn speak(
             voice,
             params: request.params,
             chunking: service.chunking(),
+            stream: false,
         })
         .await?;
     let (samples, rate) = (out.samples, out.sample_rate);

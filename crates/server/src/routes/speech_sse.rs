@@ -90,6 +90,8 @@ pub(crate) async fn respond(
         voice,
         params: request.params,
         chunking: service.chunking(),
+        // Joined, the deltas are the plain answer's PCM (the OpenAI check relies on it).
+        stream: false,
     })?;
     // Wait for the first audio, so that an early failure is an ordinary error response.
     let (first, finished) = loop {

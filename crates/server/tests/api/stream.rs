@@ -154,13 +154,6 @@ async fn a_streamed_synthesis_starts_early_and_matches_the_stored_file() {
         "streamed PCM = stored PCM"
     );
     assert!(run.body.len() > 44 + 2 * 2400, "audio came");
-    // The same request without streaming gives the same audio.
-    let (st, v) = app
-        .synthesize_json(json!({"text": text, "seed": 5, "max_new_tokens": 25}))
-        .await;
-    assert_eq!(st, 200, "{v}");
-    let (_, whole) = app.play(v["session_id"].as_str().expect("sid")).await;
-    assert_eq!(pcm_of(&whole), pcm_of(&stored));
     eprintln!(
         "tiny checkpoint, 6 sentences: first audio {:.3} s, whole stream {:.3} s",
         run.first_s, run.end_s
@@ -266,13 +259,38 @@ async fn a_client_that_disconnects_mid_stream_frees_the_worker() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn streaming_sentence_by_sentence_gives_the_unstreamed_audio() {
+    // Within-sentence streaming off: a streamed request leaves chunk by chunk, and its audio is
+    // exactly what the same request without streaming gets (which never streams within).
+    let app = crate::helpers::spawn_app_with(|c| c.stream_first_tokens = 0).await;
+    let body = json!({"text": sentences(3), "seed": 5, "max_new_tokens": 25});
+    let mut streamed = body.clone();
+    streamed["stream"] = json!(true);
+    let run = stream(&app, streamed).await;
+    assert_eq!(run.status, 200);
+    let (st, stored) = app.play(&run.sid).await;
+    assert_eq!(st, 200);
+    assert_eq!(
+        pcm_of(&stored),
+        &run.body[44..],
+        "streamed PCM = stored PCM"
+    );
+    let (st, v) = app.synthesize_json(body).await;
+    assert_eq!(st, 200, "{v}");
+    let (_, whole) = app.play(v["session_id"].as_str().expect("sid")).await;
+    assert_eq!(pcm_of(&whole), pcm_of(&stored));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streaming_within_sentences_matches_the_stored_file() {
+    // The default: a streamed request's first chunk leaves in pieces (the first after
+    // --stream-first-tokens); here every 10 tokens.
     let app = crate::helpers::spawn_app_with(|c| {
         c.stream_first_tokens = 10;
         c.stream_chunk_tokens = 10;
     })
     .await;
-    // One sentence: without --stream-first-tokens it would leave in one piece.
+    // One sentence: streamed chunk by chunk it would leave in one piece.
     let body = json!({"text": sentences(1), "seed": 8, "max_new_tokens": 60});
     let mut streamed = body.clone();
     streamed["stream"] = json!(true);
@@ -290,11 +308,12 @@ async fn streaming_within_sentences_matches_the_stored_file() {
         "streamed PCM = stored PCM"
     );
     assert!(run.body.len() > 44 + 2 * 24_000, "over a second of audio");
-    // The same request without streaming gives the same audio on this server.
+    // Without streaming, the same request takes the whole-sentence path, as it always has:
+    // other audio (other noise draws, no pieces).
     let (st, v) = app.synthesize_json(body).await;
     assert_eq!(st, 200, "{v}");
     let (_, whole) = app.play(v["session_id"].as_str().expect("sid")).await;
-    assert_eq!(pcm_of(&whole), pcm_of(&stored));
+    assert_ne!(pcm_of(&whole), pcm_of(&stored));
     eprintln!(
         "tiny checkpoint, one sentence streamed within: first audio {:.3} s, whole {:.3} s",
         run.first_s, run.end_s

@@ -160,6 +160,7 @@ fn check_t3_model(dir: &Path) -> Result<Vec<Report>> {
             cfg_weight: r.cfg_weight,
             max_new_tokens: r.max_new_tokens,
             seed: 0,
+            min_new_tokens: 0,
         };
         let uniforms = if greedy {
             Vec::new()

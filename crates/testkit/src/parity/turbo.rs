@@ -50,6 +50,7 @@ impl TurboRun {
             min_p: 0.5,
             cfg_weight: 0.5,
             seed: 0,
+            min_new_tokens: 0,
         }
     }
 }

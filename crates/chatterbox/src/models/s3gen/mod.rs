@@ -20,7 +20,7 @@ pub use flow::{cosine_t_span, linear_t_span, Cfm, Flow, FlowConfig};
 pub use hift::{Hift, HiftConfig, HiftTrace, SourceNoise};
 pub use mel::mel_spectrogram;
 pub use rng::GaussianRng;
-pub use stream::{S3GenStream, StreamOptions, MEL_CACHE_FRAMES};
+pub use stream::{PieceTiming, S3GenStream, StreamOptions, MEL_CACHE_FRAMES};
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;

@@ -33,20 +33,34 @@ pub struct StreamOptions {
     pub context_tokens: usize,
     /// Prompt tokens each piece conditions on, the last ones of the voice's prompt (0: all).
     pub prompt_tokens: usize,
+    /// Chunks of a long text streamed within themselves, from the first (0: all of them). Later
+    /// chunks are spoken whole, as without streaming: only the first decides when audio starts,
+    /// and every piece re-runs the flow over the prompt, so each streamed chunk costs more.
+    pub chunks: usize,
 }
 
 impl Default for StreamOptions {
     fn default() -> Self {
         Self {
-            first_tokens: 25,
+            first_tokens: Self::FIRST_TOKENS,
             chunk_tokens: 50,
             context_tokens: 50,
             prompt_tokens: 0,
+            chunks: 1,
         }
     }
 }
 
 impl StreamOptions {
+    /// Speech tokens of the first piece by default: 15 ≈ 0.6 s of speech (12 tokens ≈ 0.5 s of
+    /// audio leave with it, 3 are held back as lookahead).
+    pub const FIRST_TOKENS: usize = 15;
+
+    /// Whether chunk `index` of a long text is streamed within itself.
+    pub fn streams_chunk(&self, index: usize) -> bool {
+        self.chunks == 0 || index < self.chunks
+    }
+
     pub fn validate(&self) -> Result<()> {
         if self.first_tokens < 8 || self.chunk_tokens < 8 {
             return Err(Error::InvalidArgument(format!(
@@ -62,6 +76,15 @@ struct HiftCache {
     mel: Tensor,
     source: Vec<f32>,
     speech: Vec<f32>,
+}
+
+/// Where the time of the last [`S3GenStream::push`] went, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct PieceTiming {
+    /// The flow: encoder and CFM decoder over prompt, context and tokens.
+    pub flow_s: f64,
+    /// HiFT: F0, source and vocoder over the new frames and the cached ones.
+    pub hift_s: f64,
 }
 
 /// One streamed S3Gen run (see the module docs).
@@ -81,6 +104,7 @@ pub struct S3GenStream<'a> {
     /// Samples handed out so far.
     out_samples: usize,
     fade: Vec<f32>,
+    last: PieceTiming,
 }
 
 fn hamming(m: usize) -> Vec<f32> {
@@ -120,6 +144,7 @@ impl<'a> S3GenStream<'a> {
             cache: None,
             out_samples: 0,
             fade: trim_fade(s3gen.config().hift.sampling_rate),
+            last: PieceTiming::default(),
         })
     }
 
@@ -140,6 +165,11 @@ impl<'a> S3GenStream<'a> {
         Ok(t.transpose(1, 2)?.contiguous()?)
     }
 
+    /// Where the last [`S3GenStream::push`]'s time went (zeros when it had nothing to run).
+    pub fn last_timing(&self) -> PieceTiming {
+        self.last
+    }
+
     /// `tokens`: every speech token so far (a prefix of the final sequence). Returns the audio
     /// that became final; with `finalize` (the sequence is complete) everything left.
     pub fn push(
@@ -156,6 +186,7 @@ impl<'a> S3GenStream<'a> {
             fcfg.encoder.pre_lookahead
         };
         let n = tokens.len();
+        self.last = PieceTiming::default();
         if n < self.done_tokens {
             return Err(Error::InvalidArgument(
                 "stream: the token sequence shrank".into(),
@@ -171,6 +202,7 @@ impl<'a> S3GenStream<'a> {
             });
         }
         check_stop(should_stop)?;
+        let t0 = std::time::Instant::now();
         // Prompt (its last `prompt_tokens`) + left context + the tokens so far.
         let np_all = self.prompt.len();
         let keep = match self.opts.prompt_tokens {
@@ -228,7 +260,13 @@ impl<'a> S3GenStream<'a> {
         let new_mel = mel.narrow(2, from, t - from)?;
         self.done_tokens = n - hold;
         check_stop(should_stop)?;
-        self.vocode(new_mel, finalize)
+        let t1 = std::time::Instant::now();
+        let out = self.vocode(new_mel, finalize)?;
+        self.last = PieceTiming {
+            flow_s: (t1 - t0).as_secs_f64(),
+            hift_s: t1.elapsed().as_secs_f64(),
+        };
+        Ok(out)
     }
 
     fn vocode(&mut self, new_mel: Tensor, finalize: bool) -> Result<Vec<f32>> {

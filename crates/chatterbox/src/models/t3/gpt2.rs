@@ -71,6 +71,20 @@ impl Gpt2Cache {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// A copy with room for `capacity` positions and buffers of its own (appending to the copy
+    /// leaves `self` as it is: a cached prefix can be continued many times).
+    pub fn fork(&self, capacity: usize) -> Result<Self> {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for c in &self.layers {
+            let mut n = KvCache::new(2, capacity.max(self.len()).max(1));
+            if let (Some(k), Some(v)) = (c.k()?, c.v()?) {
+                n.append(&k.contiguous()?, &v.contiguous()?)?;
+            }
+            layers.push(n);
+        }
+        Ok(Self { layers })
+    }
 }
 
 struct Block {

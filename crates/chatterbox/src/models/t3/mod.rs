@@ -31,7 +31,7 @@ pub use cond_enc::{CondEnc, Perceiver};
 pub use config::{Llama3RopeScaling, LlamaConfig, T3Config, MULTILINGUAL_TEXT_VOCAB};
 pub use gpt2::{Gpt2, Gpt2Cache, Gpt2Config};
 pub use llama::{rope_inv_freq, Llama, LlamaCache};
-pub use turbo::{T3Turbo, T3TurboConfig, TurboTokenStream};
+pub use turbo::{T3Turbo, T3TurboConfig, TurboPrefix, TurboTokenStream};
 
 use crate::{Error, Result};
 
@@ -415,6 +415,11 @@ impl TokenStream<'_> {
                 .copied()
                 .unwrap_or(self.t3.cfg.start_speech_token);
             self.alignment.push(a.step(&attn, &mut row, last));
+        }
+        if self.produced < self.params.min_new_tokens {
+            if let Some(l) = row.get_mut(self.t3.cfg.stop_speech_token as usize) {
+                *l = f32::NEG_INFINITY;
+            }
         }
         let u = (self.uniform)();
         let tok = sampling::sample_step(&mut row, &self.ids, &self.params, u);

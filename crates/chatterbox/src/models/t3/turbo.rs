@@ -251,6 +251,78 @@ impl T3Turbo {
     }
 }
 
+/// T3 Turbo after a voice's conditioning `[speaker | prompt speech tokens]` (its keys and
+/// values): the same for every text spoken in that voice, so it can be run once
+/// ([`T3Turbo::prefill_conditioning`]) and continued for each text ([`T3Turbo::generate_after`]).
+pub struct TurboPrefix {
+    cache: Gpt2Cache,
+}
+
+impl TurboPrefix {
+    /// Positions held (1 + the prompt's speech tokens).
+    pub fn len(&self) -> usize {
+        self.cache.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cache.is_empty()
+    }
+}
+
+impl T3Turbo {
+    /// Run the voice's conditioning through the transformer once (see [`TurboPrefix`]).
+    pub fn prefill_conditioning(&self, cond: &T3Cond) -> Result<TurboPrefix> {
+        let cond_emb = self.prepare_conditioning(cond)?.to_dtype(DType::F32)?;
+        let mut cache = Gpt2Cache::new(&self.cfg.gpt2, cond_emb.dim(1)?);
+        self.tfmr.forward(&cond_emb, &mut cache)?;
+        Ok(TurboPrefix { cache })
+    }
+
+    /// [`T3Turbo::generate`] continuing a prefilled conditioning: only `[text | BOS]` is run
+    /// before the first token, not the voice's few hundred prompt positions. The same
+    /// computation split in two, so the logits agree with `generate`'s to rounding (the
+    /// tokens drawn from them almost always agree too, but are not guaranteed to).
+    pub fn generate_after<'a>(
+        &'a self,
+        prefix: &TurboPrefix,
+        text_tokens: &[u32],
+        params: &SamplingParams,
+    ) -> Result<TurboTokenStream<'a>> {
+        Self::check_ids(text_tokens, self.cfg.text_tokens_dict_size, "text")?;
+        let h = self.cfg.hidden_size();
+        let mut parts = Vec::new();
+        if !text_tokens.is_empty() {
+            parts.push(emb_rows(&self.text_emb, text_tokens, &self.device)?);
+        }
+        parts.push(
+            self.speech_input(self.cfg.start_speech_token)?
+                .reshape((1, h))?,
+        );
+        let rest = Tensor::cat(&parts, 0)?.unsqueeze(0)?;
+        let n = rest.dim(1)?;
+        let plen = prefix.len() + n;
+        if plen + params.max_new_tokens.saturating_sub(1) > self.cfg.gpt2.n_positions {
+            return Err(Error::InvalidArgument(format!(
+                "a prefix of {plen} positions plus {} new tokens exceeds GPT-2's {} positions",
+                params.max_new_tokens, self.cfg.gpt2.n_positions
+            )));
+        }
+        let mut cache = prefix.cache.fork(plen + params.max_new_tokens)?;
+        let l = self.forward_logits(&rest, &mut cache)?;
+        let mut rng = StdRng::seed_from_u64(params.seed);
+        Ok(TurboTokenStream {
+            t3: self,
+            params: params.clone(),
+            cache,
+            logits: Some(l.i((0, n - 1))?),
+            pending: None,
+            out: Vec::new(),
+            done: params.max_new_tokens == 0,
+            uniform: Box::new(move || rng.random::<f32>()),
+        })
+    }
+}
+
 /// Iterator over T3 Turbo's speech tokens (EOS included, then the stream ends).
 pub struct TurboTokenStream<'a> {
     t3: &'a T3Turbo,
@@ -285,6 +357,11 @@ impl TurboTokenStream<'_> {
         let mut row: Vec<f32> = logits.to_vec1()?;
         let bos = [self.t3.cfg.start_speech_token];
         let history: &[u32] = if self.out.is_empty() { &bos } else { &self.out };
+        if self.out.len() < self.params.min_new_tokens {
+            if let Some(l) = row.get_mut(self.t3.cfg.stop_speech_token as usize) {
+                *l = f32::NEG_INFINITY;
+            }
+        }
         let u = (self.uniform)();
         let tok = sampling::sample_step_turbo(&mut row, history, &self.params, u);
         self.out.push(tok);
