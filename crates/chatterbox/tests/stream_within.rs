@@ -5,10 +5,22 @@
 use chatterbox::pipeline::{Chatterbox, GenerateParams, StreamOptions};
 use chatterbox::Error;
 use chatterbox_testkit::tiny::write_tiny_checkpoint;
+use std::path::PathBuf;
+use std::sync::OnceLock;
 
+/// The tiny checkpoint, written once per test process: the tests run in parallel threads, and a
+/// second writer would truncate files the first one is reading.
 fn model() -> anyhow::Result<Chatterbox> {
-    let dir = std::env::temp_dir().join(format!("cbx-stream-test-{}", std::process::id()));
-    write_tiny_checkpoint(&dir, 0)?;
+    static DIR: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    let dir = DIR
+        .get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("cbx-stream-test-{}", std::process::id()));
+            write_tiny_checkpoint(&dir, 0)
+                .map(|()| dir)
+                .map_err(|e| e.to_string())
+        })
+        .clone()
+        .map_err(anyhow::Error::msg)?;
     Ok(Chatterbox::load(&dir)?)
 }
 
