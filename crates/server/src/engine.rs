@@ -428,25 +428,21 @@ fn run_job<M: SpeechModel>(
             send(Event::Progress(p));
         }
     };
-    if r.stream {
-        model.generate_streamed(
-            &r.text,
-            voice,
-            &r.params,
-            &r.chunking,
-            &cancelled,
-            &mut emit,
-        )?;
+    // A client that plays while the audio arrives may get its first audio sooner.
+    let generate = if r.stream {
+        M::generate_streamed
     } else {
-        model.generate_chunked(
-            &r.text,
-            voice,
-            &r.params,
-            &r.chunking,
-            &cancelled,
-            &mut emit,
-        )?;
-    }
+        M::generate_chunked
+    };
+    generate(
+        model,
+        &r.text,
+        voice,
+        &r.params,
+        &r.chunking,
+        &cancelled,
+        &mut emit,
+    )?;
     Ok(StageTimings {
         queue_s,
         voice_s,
